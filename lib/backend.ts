@@ -1,0 +1,111 @@
+/**
+ * The kernel contract: everything the network needs from a compute backend, nothing else.
+ *
+ * Matrices are row-major `Float32Array`s, batch-major (one row per sample). Sizes are
+ * non-negative integers; a leading dimension (`lda`, `ldb`, `ldc`) is the distance in elements
+ * between consecutive rows and is at least the row length. Every kernel validates its sizes and
+ * throws `TypeError` (wrong argument type, non-integer size) or `RangeError` (negative size, a
+ * leading dimension shorter than the row, a buffer too short for the sizes) with a message that
+ * names the kernel and the argument, e.g. `gemm: lda (5) must be >= 7`. A kernel never reads or
+ * writes outside the buffers it is given.
+ *
+ * Output buffers may alias input buffers only where a kernel says so.
+ */
+
+/** Names of the elementwise activations (softmax is handled by the loss kernels). */
+export type ActivationName = 'leaky-relu' | 'relu' | 'sigmoid' | 'tanh' | 'identity';
+
+/** Every valid `ActivationName`, for validating user input. */
+export const ACTIVATIONS: readonly ActivationName[] = ['identity', 'relu', 'leaky-relu', 'sigmoid', 'tanh'];
+
+/** Which backend a `Backend` object is. */
+export type BackendName = 'native' | 'ts';
+
+/** The compute kernels. Both implementations give the same results within float tolerance. */
+export interface Backend {
+  /** `'native'` (C++ addon) or `'ts'` (pure TypeScript). */
+  readonly name: BackendName;
+
+  /**
+   * BLAS sgemm: `C = alpha * op(A) * op(B) + beta * C`, op(A) is m x k, op(B) is k x n, C is m x n.
+   * A is stored m x k (lda >= k), or k x m when transA (lda >= m); B is k x n (ldb >= n), or
+   * n x k when transB (ldb >= k); ldc >= n. With beta = 0, C is overwritten (NaNs in C do not
+   * propagate), as in BLAS. k = 0 gives C = beta * C.
+   */
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
+    beta: number, c: Float32Array, ldc: number,
+  ): void;
+
+  /** `x[r, c] += bias[c]` for x of shape (rows, cols), bias of length cols. */
+  addBias(rows: number, cols: number, x: Float32Array, bias: Float32Array): void;
+
+  /**
+   * Column sums: `db[c] = beta * db[c] + sum_r dy[r, c]` for dy of shape (rows, cols); beta is 0
+   * (overwrite) or 1 (accumulate over the chunks of a large batch).
+   */
+  biasGrad(rows: number, cols: number, dy: Float32Array, db: Float32Array, beta: number): void;
+
+  /**
+   * `y[i] = h(factor * x[i])` for i < n, h the named activation (leaky-relu: `h(z) = z` for
+   * z >= 0, `slope * z` otherwise). y may be x (in place). factor > 0 (the paper's per-layer
+   * factor; 1 for plain networks).
+   */
+  activation(kind: ActivationName, n: number, x: Float32Array, y: Float32Array, slope: number, factor: number): void;
+
+  /**
+   * Backward of `activation` from its output y: `dx[i] = factor * h'(factor * x[i]) * dy[i]`,
+   * with h' computed from y (leaky-relu / relu: y > 0; sigmoid: y (1 - y); tanh: 1 - y^2;
+   * identity: 1). dx may be dy (in place).
+   */
+  activationGrad(
+    kind: ActivationName, n: number, y: Float32Array, dy: Float32Array, dx: Float32Array,
+    slope: number, factor: number,
+  ): void;
+
+  /** Row-wise softmax, numerically stable (max subtracted): probs of shape (rows, cols). probs may be logits. */
+  softmax(rows: number, cols: number, logits: Float32Array, probs: Float32Array): void;
+
+  /**
+   * Softmax + cross-entropy for one batch. labels[r] is the class of row r (< cols). Writes
+   * probs = softmax(logits) and `dlogits = scale * (probs - onehot(labels))`, and returns the
+   * summed loss `-sum_r log probs[r, labels[r]]` (the paper's E, eq. 3), computed as a
+   * log-sum-exp so that it stays finite for confident wrong answers. probs may be logits;
+   * dlogits may be probs or logits. scale is 1 for the summed loss, 1/rows for the mean.
+   */
+  softmaxCrossEntropy(
+    rows: number, cols: number, logits: Float32Array, labels: Uint8Array,
+    probs: Float32Array, dlogits: Float32Array, scale: number,
+  ): number;
+
+  /**
+   * Batch gather: `dst[r, j] = scale * src[indices[offset + r] * rowLen + j]` for r < count,
+   * j < rowLen (u8 pixels -> f32, e.g. scale 1/255). dst has at least count * rowLen elements.
+   */
+  gatherRows(
+    src: Uint8Array, rowLen: number, indices: Uint32Array, offset: number, count: number,
+    scale: number, dst: Float32Array,
+  ): void;
+
+  /** SGD: `w[i] -= lr * g[i]` for i < n. */
+  sgdStep(n: number, lr: number, w: Float32Array, g: Float32Array): void;
+
+  /** Momentum (heavy ball): `v = mu * v + g; w -= lr * v`. */
+  momentumStep(n: number, lr: number, mu: number, w: Float32Array, g: Float32Array, v: Float32Array): void;
+
+  /**
+   * Adam with bias correction at step t >= 1: `m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+   * w -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)`.
+   */
+  adamStep(
+    n: number, lr: number, beta1: number, beta2: number, eps: number, t: number,
+    w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
+  ): void;
+
+  /** Sets the number of threads the kernels may use (>= 1); the TypeScript backend always uses 1. */
+  setThreads(n: number): void;
+
+  /** The number of threads the kernels use. */
+  getThreads(): number;
+}

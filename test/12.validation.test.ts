@@ -1,0 +1,334 @@
+/**
+ * Argument validation: every kernel rejects every bad argument with the exact error class and
+ * message of the contract (lib/backends/check.ts lists the wording), before touching any buffer,
+ * and the native addon says exactly what the TypeScript backend says.
+ *
+ * Errors are compared by name and message rather than with instanceof: an error thrown by the
+ * addon comes from Node's main realm, not from jest's sandbox.
+ */
+import type { Backend } from '../lib/backend';
+import { describeEachBackend, describeNativeVsTs } from './backends';
+import { randomF32 } from './reference';
+
+type Kernel = Exclude<keyof Backend, 'name'>;
+type Kind = 'bool' | 'size' | 'num' | 'str' | 'f32' | 'u8' | 'u32';
+
+/** Each kernel's parameters in order, as named in lib/backend.ts, with what each must be. */
+const SIGNATURES: Record<Kernel, [name: string, kind: Kind][]> = {
+  gemm: [['transA', 'bool'], ['transB', 'bool'], ['m', 'size'], ['n', 'size'], ['k', 'size'], ['alpha', 'num'],
+    ['a', 'f32'], ['lda', 'size'], ['b', 'f32'], ['ldb', 'size'], ['beta', 'num'], ['c', 'f32'], ['ldc', 'size']],
+  addBias: [['rows', 'size'], ['cols', 'size'], ['x', 'f32'], ['bias', 'f32']],
+  biasGrad: [['rows', 'size'], ['cols', 'size'], ['dy', 'f32'], ['db', 'f32'], ['beta', 'num']],
+  activation: [['kind', 'str'], ['n', 'size'], ['x', 'f32'], ['y', 'f32'], ['slope', 'num'], ['factor', 'num']],
+  activationGrad: [['kind', 'str'], ['n', 'size'], ['y', 'f32'], ['dy', 'f32'], ['dx', 'f32'], ['slope', 'num'],
+    ['factor', 'num']],
+  softmax: [['rows', 'size'], ['cols', 'size'], ['logits', 'f32'], ['probs', 'f32']],
+  softmaxCrossEntropy: [['rows', 'size'], ['cols', 'size'], ['logits', 'f32'], ['labels', 'u8'], ['probs', 'f32'],
+    ['dlogits', 'f32'], ['scale', 'num']],
+  gatherRows: [['src', 'u8'], ['rowLen', 'size'], ['indices', 'u32'], ['offset', 'size'], ['count', 'size'],
+    ['scale', 'num'], ['dst', 'f32']],
+  sgdStep: [['n', 'size'], ['lr', 'num'], ['w', 'f32'], ['g', 'f32']],
+  momentumStep: [['n', 'size'], ['lr', 'num'], ['mu', 'num'], ['w', 'f32'], ['g', 'f32'], ['v', 'f32']],
+  adamStep: [['n', 'size'], ['lr', 'num'], ['beta1', 'num'], ['beta2', 'num'], ['eps', 'num'], ['t', 'size'],
+    ['w', 'f32'], ['g', 'f32'], ['m', 'f32'], ['v', 'f32']],
+  setThreads: [['n', 'size']],
+  getThreads: [],
+};
+
+const f32 = (n: number, seed = n): Float32Array => randomF32(n, seed);
+
+/** A valid call of each kernel, with fresh buffers each time (non-zero, so a write shows). */
+const VALID: Record<Kernel, () => Record<string, unknown>> = {
+  gemm: () => ({ transA: false, transB: false, m: 3, n: 4, k: 5, alpha: 1, a: f32(15), lda: 5, b: f32(20), ldb: 4,
+    beta: 0, c: f32(12), ldc: 4 }),
+  addBias: () => ({ rows: 3, cols: 4, x: f32(12), bias: f32(4) }),
+  biasGrad: () => ({ rows: 3, cols: 4, dy: f32(12), db: f32(4), beta: 0 }),
+  activation: () => ({ kind: 'relu', n: 5, x: f32(5), y: f32(5, 6), slope: 0.01, factor: 1 }),
+  activationGrad: () => ({ kind: 'relu', n: 5, y: f32(5), dy: f32(5, 6), dx: f32(5, 7), slope: 0.01, factor: 1 }),
+  softmax: () => ({ rows: 2, cols: 3, logits: f32(6), probs: f32(6, 7) }),
+  softmaxCrossEntropy: () => ({ rows: 2, cols: 3, logits: f32(6), labels: Uint8Array.from([0, 2]), probs: f32(6, 7),
+    dlogits: f32(6, 8), scale: 1 }),
+  // src: 14 bytes of rows of 3 = 4 whole rows (the last 2 bytes are not a row).
+  gatherRows: () => ({ src: Uint8Array.from({ length: 14 }, (_, i) => i + 1), rowLen: 3,
+    indices: Uint32Array.from([0, 1, 2, 3]), offset: 1, count: 2, scale: 1 / 255, dst: f32(6) }),
+  sgdStep: () => ({ n: 4, lr: 0.1, w: f32(4), g: f32(4, 5) }),
+  momentumStep: () => ({ n: 4, lr: 0.1, mu: 0.9, w: f32(4), g: f32(4, 5), v: f32(4, 6) }),
+  adamStep: () => ({ n: 4, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 1, w: f32(4), g: f32(4, 5), m: f32(4, 6),
+    v: f32(4, 7) }),
+  setThreads: () => ({ n: 1 }),
+  getThreads: () => ({}),
+};
+
+interface BadCall {
+  title: string;
+  kernel: Kernel;
+  args: () => unknown[];
+  error: 'TypeError' | 'RangeError';
+  message: string;
+}
+
+/** The valid call of `kernel` with some arguments replaced, as a positional argument list. */
+function call(kernel: Kernel, overrides: Record<string, unknown>): () => unknown[] {
+  return () => {
+    const named = { ...VALID[kernel](), ...overrides };
+    return SIGNATURES[kernel].map(([name]) => named[name]);
+  };
+}
+
+const WRONG_TYPE: Record<Kind, [value: unknown, what: string, message: string][]> = {
+  bool: [[1, '1', 'must be a boolean'], ['true', "'true'", 'must be a boolean']],
+  size: [[2.5, '2.5', 'must be an integer'], [NaN, 'NaN', 'must be an integer'],
+    [Infinity, 'Infinity', 'must be an integer'], ['3', "'3'", 'must be an integer']],
+  num: [['1', "'1'", 'must be a number'], [undefined, 'undefined', 'must be a number']],
+  str: [[3, '3', 'must be a string']],
+  f32: [[new Float64Array(64), 'a Float64Array', 'must be a Float32Array'],
+    [new Array(64).fill(0), 'a plain Array', 'must be a Float32Array']],
+  u8: [[new Int8Array(64), 'an Int8Array', 'must be a Uint8Array'],
+    [new Uint8ClampedArray(64), 'a Uint8ClampedArray', 'must be a Uint8Array']],
+  u32: [[new Int32Array(64), 'an Int32Array', 'must be a Uint32Array']],
+};
+
+/** Every argument of every kernel given a value of the wrong type. */
+function wrongTypeCases(): BadCall[] {
+  const cases: BadCall[] = [];
+  for (const kernel of Object.keys(SIGNATURES) as Kernel[]) {
+    for (const [name, kind] of SIGNATURES[kernel]) {
+      for (const [value, what, tail] of WRONG_TYPE[kind]) {
+        cases.push({
+          title: `${kernel} ${name} = ${what}`, kernel, args: call(kernel, { [name]: value }),
+          error: 'TypeError', message: `${kernel}: ${name} ${tail}`,
+        });
+      }
+    }
+  }
+  return cases;
+}
+
+const range = (title: string, kernel: Kernel, overrides: Record<string, unknown>, message: string): BadCall =>
+  ({ title: `${kernel} ${title}`, kernel, args: call(kernel, overrides), error: 'RangeError', message });
+
+/** Out-of-range values: negative sizes, short leading dimensions, short buffers, bad contents. */
+const RANGE_CASES: BadCall[] = [
+  range('m = -1', 'gemm', { m: -1 }, 'gemm: m must be >= 0, got -1'),
+  range('n = -1', 'gemm', { n: -1 }, 'gemm: n must be >= 0, got -1'),
+  range('k = -3', 'gemm', { k: -3 }, 'gemm: k must be >= 0, got -3'),
+  range('lda shorter than k', 'gemm', { lda: 4 }, 'gemm: lda must be >= 5, got 4'),
+  range('lda shorter than m when transA', 'gemm', { transA: true, lda: 2 }, 'gemm: lda must be >= 3, got 2'),
+  range('lda = 0 when k = 0 (minimum 1)', 'gemm', { k: 0, lda: 0 }, 'gemm: lda must be >= 1, got 0'),
+  range('ldb shorter than n', 'gemm', { ldb: 3 }, 'gemm: ldb must be >= 4, got 3'),
+  range('ldb shorter than k when transB', 'gemm', { transB: true, ldb: 4 }, 'gemm: ldb must be >= 5, got 4'),
+  range('ldc shorter than n', 'gemm', { ldc: 3 }, 'gemm: ldc must be >= 4, got 3'),
+  range('ldc = 0 when n = 0 (minimum 1)', 'gemm', { n: 0, ldb: 1, ldc: 0 }, 'gemm: ldc must be >= 1, got 0'),
+  range('a shorter than m x k', 'gemm', { a: f32(14) }, 'gemm: a has 14 elements, needs at least 15'),
+  range('a shorter than (m-1)*lda + k', 'gemm', { lda: 7 }, 'gemm: a has 15 elements, needs at least 19'),
+  range('a shorter than (k-1)*lda + m when transA', 'gemm', { transA: true, lda: 3, a: f32(14) },
+    'gemm: a has 14 elements, needs at least 15'),
+  range('b shorter than k x n', 'gemm', { b: f32(19) }, 'gemm: b has 19 elements, needs at least 20'),
+  range('b shorter than (n-1)*ldb + k when transB', 'gemm', { transB: true, ldb: 6 },
+    'gemm: b has 20 elements, needs at least 23'),
+  range('c shorter than m x n', 'gemm', { c: f32(11) }, 'gemm: c has 11 elements, needs at least 12'),
+  range('c shorter than (m-1)*ldc + n', 'gemm', { ldc: 6 }, 'gemm: c has 12 elements, needs at least 16'),
+
+  range('rows = -1', 'addBias', { rows: -1 }, 'addBias: rows must be >= 0, got -1'),
+  range('cols = -2', 'addBias', { cols: -2 }, 'addBias: cols must be >= 0, got -2'),
+  range('x shorter than rows x cols', 'addBias', { x: f32(11) }, 'addBias: x has 11 elements, needs at least 12'),
+  range('bias shorter than cols', 'addBias', { bias: f32(3) }, 'addBias: bias has 3 elements, needs at least 4'),
+
+  range('rows = -1', 'biasGrad', { rows: -1 }, 'biasGrad: rows must be >= 0, got -1'),
+  range('dy shorter than rows x cols', 'biasGrad', { dy: f32(11) }, 'biasGrad: dy has 11 elements, needs at least 12'),
+  range('db shorter than cols', 'biasGrad', { db: f32(3) }, 'biasGrad: db has 3 elements, needs at least 4'),
+
+  range("kind = 'softmax'", 'activation', { kind: 'softmax' }, "activation: unknown activation 'softmax'"),
+  range("kind = 'ReLU' (names are case-sensitive)", 'activation', { kind: 'ReLU' },
+    "activation: unknown activation 'ReLU'"),
+  range('n = -1', 'activation', { n: -1 }, 'activation: n must be >= 0, got -1'),
+  range('x shorter than n', 'activation', { x: f32(4) }, 'activation: x has 4 elements, needs at least 5'),
+  range('y shorter than n', 'activation', { y: f32(4) }, 'activation: y has 4 elements, needs at least 5'),
+
+  range("kind = ''", 'activationGrad', { kind: '' }, "activationGrad: unknown activation ''"),
+  range('n = -1', 'activationGrad', { n: -1 }, 'activationGrad: n must be >= 0, got -1'),
+  range('y shorter than n', 'activationGrad', { y: f32(4) }, 'activationGrad: y has 4 elements, needs at least 5'),
+  range('dy shorter than n', 'activationGrad', { dy: f32(4) }, 'activationGrad: dy has 4 elements, needs at least 5'),
+  range('dx shorter than n', 'activationGrad', { dx: f32(4) }, 'activationGrad: dx has 4 elements, needs at least 5'),
+
+  range('cols = -1', 'softmax', { cols: -1 }, 'softmax: cols must be >= 0, got -1'),
+  range('logits shorter than rows x cols', 'softmax', { logits: f32(5) },
+    'softmax: logits has 5 elements, needs at least 6'),
+  range('probs shorter than rows x cols', 'softmax', { probs: f32(5) }, 'softmax: probs has 5 elements, needs at least 6'),
+
+  range('rows = -1', 'softmaxCrossEntropy', { rows: -1 }, 'softmaxCrossEntropy: rows must be >= 0, got -1'),
+  range('logits shorter than rows x cols', 'softmaxCrossEntropy', { logits: f32(5) },
+    'softmaxCrossEntropy: logits has 5 elements, needs at least 6'),
+  range('labels shorter than rows', 'softmaxCrossEntropy', { labels: Uint8Array.from([0]) },
+    'softmaxCrossEntropy: labels has 1 elements, needs at least 2'),
+  range('probs shorter than rows x cols', 'softmaxCrossEntropy', { probs: f32(5) },
+    'softmaxCrossEntropy: probs has 5 elements, needs at least 6'),
+  range('dlogits shorter than rows x cols', 'softmaxCrossEntropy', { dlogits: f32(5) },
+    'softmaxCrossEntropy: dlogits has 5 elements, needs at least 6'),
+  range('a label equal to cols', 'softmaxCrossEntropy', { labels: Uint8Array.from([0, 3]) },
+    'softmaxCrossEntropy: labels[1] is 3, must be < cols (3)'),
+  range('a label far out of range', 'softmaxCrossEntropy', { labels: Uint8Array.from([255, 0]) },
+    'softmaxCrossEntropy: labels[0] is 255, must be < cols (3)'),
+
+  range('rowLen = -1', 'gatherRows', { rowLen: -1 }, 'gatherRows: rowLen must be >= 0, got -1'),
+  range('offset = -1', 'gatherRows', { offset: -1 }, 'gatherRows: offset must be >= 0, got -1'),
+  range('count = -1', 'gatherRows', { count: -1 }, 'gatherRows: count must be >= 0, got -1'),
+  range('indices shorter than offset + count', 'gatherRows', { offset: 3 },
+    'gatherRows: indices has 4 elements, needs at least 5'),
+  range('dst shorter than count x rowLen', 'gatherRows', { dst: f32(5) },
+    'gatherRows: dst has 5 elements, needs at least 6'),
+  range('an index past the last whole row of src', 'gatherRows', { indices: Uint32Array.from([0, 1, 4, 3]) },
+    'gatherRows: indices[2] is 4, src has 4 rows'),
+  range('a huge index', 'gatherRows', { indices: Uint32Array.from([0, 0xffffffff, 0, 0]) },
+    'gatherRows: indices[1] is 4294967295, src has 4 rows'),
+
+  range('n = -1', 'sgdStep', { n: -1 }, 'sgdStep: n must be >= 0, got -1'),
+  range('w shorter than n', 'sgdStep', { w: f32(3) }, 'sgdStep: w has 3 elements, needs at least 4'),
+  range('g shorter than n', 'sgdStep', { g: f32(3) }, 'sgdStep: g has 3 elements, needs at least 4'),
+
+  range('n = -1', 'momentumStep', { n: -1 }, 'momentumStep: n must be >= 0, got -1'),
+  range('w shorter than n', 'momentumStep', { w: f32(3) }, 'momentumStep: w has 3 elements, needs at least 4'),
+  range('g shorter than n', 'momentumStep', { g: f32(3) }, 'momentumStep: g has 3 elements, needs at least 4'),
+  range('v shorter than n', 'momentumStep', { v: f32(0) }, 'momentumStep: v has 0 elements, needs at least 4'),
+
+  range('n = -1', 'adamStep', { n: -1 }, 'adamStep: n must be >= 0, got -1'),
+  range('t = 0 (steps count from 1)', 'adamStep', { t: 0 }, 'adamStep: t must be >= 1, got 0'),
+  range('w shorter than n', 'adamStep', { w: f32(3) }, 'adamStep: w has 3 elements, needs at least 4'),
+  range('g shorter than n', 'adamStep', { g: f32(3) }, 'adamStep: g has 3 elements, needs at least 4'),
+  range('m shorter than n', 'adamStep', { m: f32(3) }, 'adamStep: m has 3 elements, needs at least 4'),
+  range('v shorter than n', 'adamStep', { v: f32(3) }, 'adamStep: v has 3 elements, needs at least 4'),
+
+  range('n = 0', 'setThreads', { n: 0 }, 'setThreads: n must be >= 1, got 0'),
+  range('n = -4', 'setThreads', { n: -4 }, 'setThreads: n must be >= 1, got -4'),
+];
+
+/** Several bad arguments at once: the first in argument order is the one reported. */
+const ORDER_CASES: BadCall[] = [
+  { title: 'gemm reports m before a bad a', kernel: 'gemm', args: call('gemm', { m: -1, a: null }),
+    error: 'RangeError', message: 'gemm: m must be >= 0, got -1' },
+  { title: "gemm reports a's length (checked right after lda) before a bad b", kernel: 'gemm',
+    args: call('gemm', { a: f32(2), b: null }), error: 'RangeError', message: 'gemm: a has 2 elements, needs at least 15' },
+  { title: "gemm reports a's length before a short ldb", kernel: 'gemm', args: call('gemm', { a: f32(2), ldb: 1 }),
+    error: 'RangeError', message: 'gemm: a has 2 elements, needs at least 15' },
+  { title: 'gemm reports a bad lda before a too short a', kernel: 'gemm', args: call('gemm', { lda: 1, a: f32(2) }),
+    error: 'RangeError', message: 'gemm: lda must be >= 5, got 1' },
+  { title: 'addBias reports a short x before a wrongly typed bias', kernel: 'addBias',
+    args: call('addBias', { x: f32(1), bias: 'no' }), error: 'RangeError', message: 'addBias: x has 1 elements, needs at least 12' },
+  { title: 'activation reports the kind before anything else', kernel: 'activation',
+    args: call('activation', { kind: 'gelu', n: -1 }), error: 'RangeError', message: "activation: unknown activation 'gelu'" },
+  { title: 'softmaxCrossEntropy reports a short dlogits before a bad label', kernel: 'softmaxCrossEntropy',
+    args: call('softmaxCrossEntropy', { labels: Uint8Array.from([9, 9]), dlogits: f32(1) }), error: 'RangeError',
+    message: 'softmaxCrossEntropy: dlogits has 1 elements, needs at least 6' },
+  { title: 'softmaxCrossEntropy reports a bad scale before a bad label', kernel: 'softmaxCrossEntropy',
+    args: call('softmaxCrossEntropy', { labels: Uint8Array.from([9, 9]), scale: '1' }), error: 'TypeError',
+    message: 'softmaxCrossEntropy: scale must be a number' },
+  { title: 'gatherRows reports a short dst before a bad index', kernel: 'gatherRows',
+    args: call('gatherRows', { indices: Uint32Array.from([9, 9, 9, 9]), dst: f32(1) }), error: 'RangeError',
+    message: 'gatherRows: dst has 1 elements, needs at least 6' },
+  { title: 'gatherRows reports a short indices (checked after count) before a bad scale', kernel: 'gatherRows',
+    args: call('gatherRows', { count: 9, scale: null }), error: 'RangeError',
+    message: 'gatherRows: indices has 4 elements, needs at least 10' },
+];
+
+const ALL_CASES = [...wrongTypeCases(), ...RANGE_CASES, ...ORDER_CASES];
+
+/** What `fn` threw, as name and message (realm-independent), or undefined if it returned. */
+function thrown(fn: () => unknown): { name: string; message: string } | undefined {
+  try {
+    fn();
+  } catch (err) {
+    const e = err as Error;
+    return { name: e.constructor?.name ?? e.name, message: e.message };
+  }
+  return undefined;
+}
+
+function invoke(B: Backend, kernel: Kernel, args: unknown[]): unknown {
+  return (B[kernel] as (...a: unknown[]) => unknown)(...args);
+}
+
+/** Copies of the typed-array arguments, to show that nothing was written. */
+function snapshot(args: unknown[]): (number[] | undefined)[] {
+  return args.map((a) => (ArrayBuffer.isView(a) ? Array.from(a as unknown as ArrayLike<number>) : undefined));
+}
+
+function expectUnchanged(args: unknown[], before: (number[] | undefined)[]): void {
+  args.forEach((a, i) => {
+    const was = before[i];
+    if (was !== undefined) expect(Array.from(a as unknown as ArrayLike<number>)).toEqual(was);
+  });
+}
+
+describeEachBackend('validation', (B) => {
+  test.each(Object.keys(VALID) as Kernel[])('the valid %s call used as the base of every case is accepted', (kernel) => {
+    const args = call(kernel, {})();
+    expect(thrown(() => invoke(B, kernel, args))).toBeUndefined();
+  });
+
+  test.each(ALL_CASES.map((c) => [c.title, c] as const))('%s is rejected with the contract message', (_, c) => {
+    const args = c.args();
+    expect(thrown(() => invoke(B, c.kernel, args))).toEqual({ name: c.error, message: c.message });
+  });
+
+  test.each(ALL_CASES.map((c) => [c.title, c] as const))('%s leaves every buffer unmodified', (_, c) => {
+    const args = c.args();
+    const before = snapshot(args);
+    thrown(() => invoke(B, c.kernel, args));
+    expectUnchanged(args, before);
+  });
+
+  test('softmaxCrossEntropy rejects a bad label in the last row before writing probs or dlogits', () => {
+    const logits = f32(300);
+    const labels = new Uint8Array(100);
+    labels[99] = 3;
+    const probs = f32(300, 1);
+    const dlogits = f32(300, 2);
+    const before = snapshot([logits, probs, dlogits]);
+    expect(thrown(() => B.softmaxCrossEntropy(100, 3, logits, labels, probs, dlogits, 1)))
+      .toEqual({ name: 'RangeError', message: 'softmaxCrossEntropy: labels[99] is 3, must be < cols (3)' });
+    expectUnchanged([logits, probs, dlogits], before);
+  });
+
+  test('gatherRows rejects a bad index in the last position before writing dst', () => {
+    const indices = new Uint32Array(50);
+    indices[49] = 10;
+    const dst = f32(50 * 4);
+    const before = snapshot([dst]);
+    expect(thrown(() => B.gatherRows(new Uint8Array(40), 4, indices, 0, 50, 1, dst)))
+      .toEqual({ name: 'RangeError', message: 'gatherRows: indices[49] is 10, src has 10 rows' });
+    expectUnchanged([dst], before);
+  });
+
+  test('gatherRows names the position in indices itself, offset included', () => {
+    expect(thrown(() => B.gatherRows(new Uint8Array(8), 2, Uint32Array.from([7, 7, 0, 5]), 2, 2, 1, new Float32Array(4))))
+      .toEqual({ name: 'RangeError', message: 'gatherRows: indices[3] is 5, src has 4 rows' });
+  });
+
+  test('gatherRows with rowLen = 0 accepts any index (nothing is read)', () => {
+    expect(thrown(() => B.gatherRows(new Uint8Array(0), 0, Uint32Array.from([99]), 0, 1, 1, new Float32Array(0))))
+      .toBeUndefined();
+  });
+
+  test('zero sizes accept empty buffers', () => {
+    expect(thrown(() => B.gemm(false, false, 0, 0, 0, 1, new Float32Array(0), 1, new Float32Array(0), 1, 0,
+      new Float32Array(0), 1))).toBeUndefined();
+    expect(thrown(() => B.softmax(0, 0, new Float32Array(0), new Float32Array(0)))).toBeUndefined();
+    expect(thrown(() => B.adamStep(0, 1, 0.9, 0.999, 1e-8, 1, new Float32Array(0), new Float32Array(0),
+      new Float32Array(0), new Float32Array(0)))).toBeUndefined();
+  });
+
+  test('a buffer longer than needed is accepted (views into larger arrays are normal)', () => {
+    expect(thrown(() => B.sgdStep(2, 0.1, f32(10), f32(10)))).toBeUndefined();
+  });
+
+  test('NaN and infinite scalars are numbers, not errors', () => {
+    expect(thrown(() => B.sgdStep(2, NaN, f32(2), f32(2)))).toBeUndefined();
+    expect(thrown(() => B.activation('identity', 2, f32(2), f32(2), Infinity, 1))).toBeUndefined();
+  });
+});
+
+describeNativeVsTs('validation: native and TypeScript messages are identical', (native, ts) => {
+  test.each(ALL_CASES.map((c) => [c.title, c] as const))('%s', (_, c) => {
+    expect(thrown(() => invoke(native, c.kernel, c.args()))).toEqual(thrown(() => invoke(ts, c.kernel, c.args())));
+  });
+});

@@ -1,0 +1,458 @@
+// The N-API surface: the only file that sees JS values. One function per Backend method of
+// lib/backend.ts, same positional arguments. Each validates every argument, in argument order,
+// before any kernel runs (a buffer's length right after the last size it depends on), with the
+// exact messages of lib/backends/check.ts, takes TypedArray views without copying (the data
+// pointer N-API returns already includes the view's byteOffset), then calls the kernel.
+#include <napi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "gemm.h"
+#include "kernels.h"
+#include "parallel.h"
+
+namespace {
+
+using digitnet::Activation;
+using std::size_t;
+
+// A validated typed-array view.
+template <typename T>
+struct View {
+  T* data = nullptr;
+  size_t length = 0;
+};
+
+// JS's own text for a number (as in a template literal), for messages that quote one.
+std::string jsNumber(Napi::Env env, double value) {
+  return Napi::Number::New(env, value).ToString().Utf8Value();
+}
+
+// A validated size as an index type. Sizes are integers >= 0 that JS holds exactly (< 2^53 in
+// every case that reaches a loop: a size that large only passes when a partner size is 0).
+size_t toSize(double value) {
+  constexpr double kMax = 9007199254740992.0;  // 2^53
+  return static_cast<size_t>(std::min(value, kMax));
+}
+
+// Reads and validates the arguments of one call. After the first failure it has thrown a JS
+// exception and every later read is a no-op returning a default, so a binding reads all its
+// arguments in order and checks ok() once before running the kernel.
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* kernel)
+      : info_(info), env_(info.Env()), kernel_(kernel) {}
+
+  bool ok() const { return ok_; }
+  Napi::Env env() const { return env_; }
+
+  bool boolean(size_t i, const char* arg) {
+    if (!ok_) return false;
+    bool value = false;
+    if (napi_get_value_bool(env_, info_[i], &value) != napi_ok) {
+      return typeError(arg, "must be a boolean"), false;
+    }
+    return value;
+  }
+
+  // A scalar (alpha, beta, lr, scale, ...): any number, NaN included.
+  double number(size_t i, const char* arg) {
+    if (!ok_) return 0.0;
+    double value = 0.0;
+    if (napi_get_value_double(env_, info_[i], &value) != napi_ok) {
+      return typeError(arg, "must be a number"), 0.0;
+    }
+    return value;
+  }
+
+  // A size, leading dimension, offset, count, step or thread count: a finite integer >= min.
+  double integer(size_t i, const char* arg, double min) {
+    if (!ok_) return 0.0;
+    double value = 0.0;
+    if (napi_get_value_double(env_, info_[i], &value) != napi_ok || !std::isfinite(value) ||
+        std::trunc(value) != value) {
+      return typeError(arg, "must be an integer"), 0.0;
+    }
+    if (value < min) {
+      return rangeError(std::string(arg) + " must be >= " + jsNumber(env_, min) + ", got " +
+                        jsNumber(env_, value)),
+             0.0;
+    }
+    return value;
+  }
+
+  View<float> f32(size_t i, const char* arg) {
+    return typedArray<float>(i, arg, napi_float32_array, "must be a Float32Array");
+  }
+  View<std::uint8_t> u8(size_t i, const char* arg) {
+    return typedArray<std::uint8_t>(i, arg, napi_uint8_array, "must be a Uint8Array");
+  }
+  View<std::uint32_t> u32(size_t i, const char* arg) {
+    return typedArray<std::uint32_t>(i, arg, napi_uint32_array, "must be a Uint32Array");
+  }
+
+  // The buffer holds at least `needed` elements (needed computed in double, as JS does).
+  template <typename T>
+  void length(const char* arg, const View<T>& view, double needed) {
+    if (!ok_ || static_cast<double>(view.length) >= needed) return;
+    rangeError(std::string(arg) + " has " + jsNumber(env_, static_cast<double>(view.length)) +
+               " elements, needs at least " + jsNumber(env_, needed));
+  }
+
+  // A stored rows x cols matrix with leading dimension ld: the last row ends at (rows-1)*ld + cols.
+  template <typename T>
+  void matrix(const char* arg, const View<T>& view, double rows, double cols, double ld) {
+    length(arg, view, rows == 0 || cols == 0 ? 0.0 : (rows - 1) * ld + cols);
+  }
+
+  Activation activation(size_t i, const char* arg) {
+    if (!ok_) return Activation::Identity;
+    const Napi::Value value = info_[i];
+    if (!value.IsString()) return typeError(arg, "must be a string"), Activation::Identity;
+    const std::string name = value.As<Napi::String>().Utf8Value();
+    Activation kind = Activation::Identity;
+    if (!digitnet::parseActivation(name.data(), name.size(), &kind)) {
+      rangeError("unknown activation '" + name + "'");
+    }
+    return kind;
+  }
+
+  // Throws a RangeError whose message is `${kernel}: ${detail}`.
+  void rangeError(const std::string& detail) {
+    if (!ok_) return;
+    ok_ = false;
+    Napi::RangeError::New(env_, std::string(kernel_) + ": " + detail).ThrowAsJavaScriptException();
+  }
+
+ private:
+  template <typename T>
+  View<T> typedArray(size_t i, const char* arg, napi_typedarray_type want, const char* problem) {
+    View<T> view;
+    if (!ok_) return view;
+    const napi_value value = info_[i];
+    bool isTypedArray = false;
+    napi_typedarray_type type = napi_int8_array;
+    void* data = nullptr;
+    if (napi_is_typedarray(env_, value, &isTypedArray) != napi_ok || !isTypedArray ||
+        napi_get_typedarray_info(env_, value, &type, &view.length, &data, nullptr, nullptr) !=
+            napi_ok ||
+        type != want) {
+      typeError(arg, problem);
+      return View<T>{};
+    }
+    view.data = static_cast<T*>(data);
+    return view;
+  }
+
+  void typeError(const char* arg, const char* problem) {
+    if (!ok_) return;
+    ok_ = false;
+    Napi::TypeError::New(env_, std::string(kernel_) + ": " + arg + " " + problem)
+        .ThrowAsJavaScriptException();
+  }
+
+  const Napi::CallbackInfo& info_;
+  Napi::Env env_;
+  const char* kernel_;
+  bool ok_ = true;
+};
+
+// ---- gemm ----------------------------------------------------------------------------------
+
+using GemmFn = void (*)(bool, bool, size_t, size_t, size_t, float, const float*, size_t,
+                        const float*, size_t, float, float*, size_t);
+
+// gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+Napi::Value gemmWith(const Napi::CallbackInfo& info, const char* kernel, GemmFn run) {
+  Args in(info, kernel);
+  const bool transA = in.boolean(0, "transA");
+  const bool transB = in.boolean(1, "transB");
+  const double m = in.integer(2, "m", 0);
+  const double n = in.integer(3, "n", 0);
+  const double k = in.integer(4, "k", 0);
+  const double alpha = in.number(5, "alpha");
+  const View<float> a = in.f32(6, "a");
+  const double aRows = transA ? k : m, aCols = transA ? m : k;
+  const double lda = in.integer(7, "lda", std::max(1.0, aCols));
+  in.matrix("a", a, aRows, aCols, lda);
+  const View<float> b = in.f32(8, "b");
+  const double bRows = transB ? n : k, bCols = transB ? k : n;
+  const double ldb = in.integer(9, "ldb", std::max(1.0, bCols));
+  in.matrix("b", b, bRows, bCols, ldb);
+  const double beta = in.number(10, "beta");
+  const View<float> c = in.f32(11, "c");
+  const double ldc = in.integer(12, "ldc", std::max(1.0, n));
+  in.matrix("c", c, m, n, ldc);
+  if (!in.ok()) return Napi::Value();
+  run(transA, transB, toSize(m), toSize(n), toSize(k), static_cast<float>(alpha), a.data,
+      toSize(lda), b.data, toSize(ldb), static_cast<float>(beta), c.data, toSize(ldc));
+  return Napi::Value();
+}
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) { return gemmWith(info, "gemm", digitnet::sgemm); }
+
+Napi::Value GemmReference(const Napi::CallbackInfo& info) {
+  return gemmWith(info, "gemmReference", digitnet::sgemm_reference);
+}
+
+// ---- bias ----------------------------------------------------------------------------------
+
+// addBias(rows, cols, x, bias)
+Napi::Value AddBias(const Napi::CallbackInfo& info) {
+  Args in(info, "addBias");
+  const double rows = in.integer(0, "rows", 0);
+  const double cols = in.integer(1, "cols", 0);
+  const View<float> x = in.f32(2, "x");
+  in.length("x", x, rows * cols);
+  const View<float> bias = in.f32(3, "bias");
+  in.length("bias", bias, cols);
+  if (!in.ok()) return Napi::Value();
+  if (rows * cols == 0) return Napi::Value();
+  digitnet::addBias(toSize(rows), toSize(cols), x.data, bias.data);
+  return Napi::Value();
+}
+
+// biasGrad(rows, cols, dy, db, beta)
+Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
+  Args in(info, "biasGrad");
+  const double rows = in.integer(0, "rows", 0);
+  const double cols = in.integer(1, "cols", 0);
+  const View<float> dy = in.f32(2, "dy");
+  in.length("dy", dy, rows * cols);
+  const View<float> db = in.f32(3, "db");
+  in.length("db", db, cols);
+  const double beta = in.number(4, "beta");
+  if (!in.ok()) return Napi::Value();
+  if (cols == 0) return Napi::Value();
+  digitnet::biasGrad(toSize(rows), toSize(cols), dy.data, db.data, static_cast<float>(beta));
+  return Napi::Value();
+}
+
+// ---- activations ---------------------------------------------------------------------------
+
+// activation(kind, n, x, y, slope, factor)
+Napi::Value ActivationForward(const Napi::CallbackInfo& info) {
+  Args in(info, "activation");
+  const Activation kind = in.activation(0, "kind");
+  const double n = in.integer(1, "n", 0);
+  const View<float> x = in.f32(2, "x");
+  in.length("x", x, n);
+  const View<float> y = in.f32(3, "y");
+  in.length("y", y, n);
+  const double slope = in.number(4, "slope");
+  const double factor = in.number(5, "factor");
+  if (!in.ok()) return Napi::Value();
+  digitnet::activationForward(kind, toSize(n), x.data, y.data, static_cast<float>(slope),
+                              static_cast<float>(factor));
+  return Napi::Value();
+}
+
+// activationGrad(kind, n, y, dy, dx, slope, factor)
+Napi::Value ActivationBackward(const Napi::CallbackInfo& info) {
+  Args in(info, "activationGrad");
+  const Activation kind = in.activation(0, "kind");
+  const double n = in.integer(1, "n", 0);
+  const View<float> y = in.f32(2, "y");
+  in.length("y", y, n);
+  const View<float> dy = in.f32(3, "dy");
+  in.length("dy", dy, n);
+  const View<float> dx = in.f32(4, "dx");
+  in.length("dx", dx, n);
+  const double slope = in.number(5, "slope");
+  const double factor = in.number(6, "factor");
+  if (!in.ok()) return Napi::Value();
+  digitnet::activationBackward(kind, toSize(n), y.data, dy.data, dx.data,
+                               static_cast<float>(slope), static_cast<float>(factor));
+  return Napi::Value();
+}
+
+// ---- softmax and cross-entropy -------------------------------------------------------------
+
+// softmax(rows, cols, logits, probs)
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  Args in(info, "softmax");
+  const double rows = in.integer(0, "rows", 0);
+  const double cols = in.integer(1, "cols", 0);
+  const View<float> logits = in.f32(2, "logits");
+  in.length("logits", logits, rows * cols);
+  const View<float> probs = in.f32(3, "probs");
+  in.length("probs", probs, rows * cols);
+  if (!in.ok()) return Napi::Value();
+  if (rows * cols == 0) return Napi::Value();
+  digitnet::softmax(toSize(rows), toSize(cols), logits.data, probs.data);
+  return Napi::Value();
+}
+
+// softmaxCrossEntropy(rows, cols, logits, labels, probs, dlogits, scale) -> summed loss
+Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
+  Args in(info, "softmaxCrossEntropy");
+  const double rows = in.integer(0, "rows", 0);
+  const double cols = in.integer(1, "cols", 0);
+  const View<float> logits = in.f32(2, "logits");
+  in.length("logits", logits, rows * cols);
+  const View<std::uint8_t> labels = in.u8(3, "labels");
+  in.length("labels", labels, rows);
+  const View<float> probs = in.f32(4, "probs");
+  in.length("probs", probs, rows * cols);
+  const View<float> dlogits = in.f32(5, "dlogits");
+  in.length("dlogits", dlogits, rows * cols);
+  const double scale = in.number(6, "scale");
+  if (!in.ok()) return Napi::Value();
+  const size_t nrows = toSize(rows);  // rows <= labels.length here
+  for (size_t r = 0; r < nrows; ++r) {
+    if (labels.data[r] >= cols) {
+      in.rangeError("labels[" + std::to_string(r) + "] is " + std::to_string(labels.data[r]) +
+                    ", must be < cols (" + jsNumber(in.env(), cols) + ")");
+      return Napi::Value();
+    }
+  }
+  const double loss = digitnet::softmaxCrossEntropy(nrows, toSize(cols), logits.data, labels.data,
+                                                    probs.data, dlogits.data,
+                                                    static_cast<float>(scale));
+  return Napi::Number::New(in.env(), loss);
+}
+
+// ---- data ----------------------------------------------------------------------------------
+
+// gatherRows(src, rowLen, indices, offset, count, scale, dst)
+Napi::Value GatherRows(const Napi::CallbackInfo& info) {
+  Args in(info, "gatherRows");
+  const View<std::uint8_t> src = in.u8(0, "src");
+  const double rowLen = in.integer(1, "rowLen", 0);
+  const View<std::uint32_t> indices = in.u32(2, "indices");
+  const double offset = in.integer(3, "offset", 0);
+  const double count = in.integer(4, "count", 0);
+  in.length("indices", indices, offset + count);
+  const double scale = in.number(5, "scale");
+  const View<float> dst = in.f32(6, "dst");
+  in.length("dst", dst, count * rowLen);
+  if (!in.ok()) return Napi::Value();
+  if (rowLen == 0) return Napi::Value();  // zero-length rows: nothing is read, any index is harmless
+  const size_t first = toSize(offset), n = toSize(count), len = toSize(rowLen);
+  const size_t rowsInSrc = src.length / len;
+  for (size_t i = first; i < first + n; ++i) {
+    if (indices.data[i] >= rowsInSrc) {
+      in.rangeError("indices[" + std::to_string(i) + "] is " + std::to_string(indices.data[i]) +
+                    ", src has " + std::to_string(rowsInSrc) + " rows");
+      return Napi::Value();
+    }
+  }
+  digitnet::gatherRows(src.data, len, indices.data + first, n, scale, dst.data);
+  return Napi::Value();
+}
+
+// ---- optimizer steps -----------------------------------------------------------------------
+
+// sgdStep(n, lr, w, g)
+Napi::Value SgdStep(const Napi::CallbackInfo& info) {
+  Args in(info, "sgdStep");
+  const double n = in.integer(0, "n", 0);
+  const double lr = in.number(1, "lr");
+  const View<float> w = in.f32(2, "w");
+  in.length("w", w, n);
+  const View<float> g = in.f32(3, "g");
+  in.length("g", g, n);
+  if (!in.ok()) return Napi::Value();
+  digitnet::sgdStep(toSize(n), static_cast<float>(lr), w.data, g.data);
+  return Napi::Value();
+}
+
+// momentumStep(n, lr, mu, w, g, v)
+Napi::Value MomentumStep(const Napi::CallbackInfo& info) {
+  Args in(info, "momentumStep");
+  const double n = in.integer(0, "n", 0);
+  const double lr = in.number(1, "lr");
+  const double mu = in.number(2, "mu");
+  const View<float> w = in.f32(3, "w");
+  in.length("w", w, n);
+  const View<float> g = in.f32(4, "g");
+  in.length("g", g, n);
+  const View<float> v = in.f32(5, "v");
+  in.length("v", v, n);
+  if (!in.ok()) return Napi::Value();
+  digitnet::momentumStep(toSize(n), static_cast<float>(lr), static_cast<float>(mu), w.data, g.data,
+                         v.data);
+  return Napi::Value();
+}
+
+// adamStep(n, lr, beta1, beta2, eps, t, w, g, m, v)
+Napi::Value AdamStep(const Napi::CallbackInfo& info) {
+  Args in(info, "adamStep");
+  const double n = in.integer(0, "n", 0);
+  const double lr = in.number(1, "lr");
+  const double beta1 = in.number(2, "beta1");
+  const double beta2 = in.number(3, "beta2");
+  const double eps = in.number(4, "eps");
+  const double t = in.integer(5, "t", 1);
+  const View<float> w = in.f32(6, "w");
+  in.length("w", w, n);
+  const View<float> g = in.f32(7, "g");
+  in.length("g", g, n);
+  const View<float> m = in.f32(8, "m");
+  in.length("m", m, n);
+  const View<float> v = in.f32(9, "v");
+  in.length("v", v, n);
+  if (!in.ok()) return Napi::Value();
+  digitnet::adamStep(toSize(n), static_cast<float>(lr), static_cast<float>(beta1),
+                     static_cast<float>(beta2), static_cast<float>(eps), t, w.data, g.data, m.data,
+                     v.data);
+  return Napi::Value();
+}
+
+// ---- threads and build info ----------------------------------------------------------------
+
+// setThreads(n)
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Args in(info, "setThreads");
+  const double n = in.integer(0, "n", 1);
+  if (!in.ok()) return Napi::Value();
+  digitnet::setThreads(static_cast<int>(std::min(n, static_cast<double>(digitnet::kMaxThreads))));
+  return Napi::Value();
+}
+
+// getThreads()
+Napi::Value GetThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), digitnet::getThreads());
+}
+
+// nativeInfo() -> { gemmKernel, maxThreads }, for `digitnet doctor`
+Napi::Value NativeInfo(const Napi::CallbackInfo& info) {
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("gemmKernel", digitnet::sgemm_kernel_name());
+  result.Set("maxThreads", digitnet::kMaxThreads);
+  return result;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  struct Export {
+    const char* name;
+    Napi::Value (*fn)(const Napi::CallbackInfo&);
+  };
+  static const Export kExports[] = {
+      {"gemm", Gemm},
+      {"gemmReference", GemmReference},
+      {"addBias", AddBias},
+      {"biasGrad", BiasGrad},
+      {"activation", ActivationForward},
+      {"activationGrad", ActivationBackward},
+      {"softmax", Softmax},
+      {"softmaxCrossEntropy", SoftmaxCrossEntropy},
+      {"gatherRows", GatherRows},
+      {"sgdStep", SgdStep},
+      {"momentumStep", MomentumStep},
+      {"adamStep", AdamStep},
+      {"setThreads", SetThreads},
+      {"getThreads", GetThreads},
+      {"nativeInfo", NativeInfo},
+  };
+  for (const Export& e : kExports) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(digitnet, Init)

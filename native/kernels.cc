@@ -1,0 +1,192 @@
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace digitnet {
+
+using std::size_t;
+
+// ---- bias --------------------------------------------------------------------------------
+
+void addBias(size_t rows, size_t cols, float* x, const float* bias) {
+  if (cols == 0) return;
+  for (size_t r = 0; r < rows; ++r) {
+    float* row = x + r * cols;
+    for (size_t c = 0; c < cols; ++c) row[c] += bias[c];
+  }
+}
+
+void biasGrad(size_t rows, size_t cols, const float* dy, float* db, float beta) {
+  // Column sums in double, a strip of columns at a time so that the sums stay on the stack and
+  // the row-major walk over dy stays contiguous: a full-batch gradient sums 60000 rows.
+  constexpr size_t kStrip = 256;
+  double sums[kStrip];
+  for (size_t c0 = 0; c0 < cols; c0 += kStrip) {
+    const size_t width = std::min(kStrip, cols - c0);
+    std::fill(sums, sums + width, 0.0);
+    for (size_t r = 0; r < rows; ++r) {
+      const float* row = dy + r * cols + c0;
+      for (size_t c = 0; c < width; ++c) sums[c] += row[c];
+    }
+    float* out = db + c0;
+    for (size_t c = 0; c < width; ++c) {
+      out[c] = beta == 0.0f ? static_cast<float>(sums[c])
+                            : static_cast<float>(static_cast<double>(beta) * out[c] + sums[c]);
+    }
+  }
+}
+
+// ---- activations -------------------------------------------------------------------------
+
+bool parseActivation(const char* name, size_t length, Activation* kind) {
+  struct Entry {
+    const char* name;
+    Activation kind;
+  };
+  static const Entry kEntries[] = {
+      {"identity", Activation::Identity}, {"relu", Activation::Relu},
+      {"leaky-relu", Activation::LeakyRelu}, {"sigmoid", Activation::Sigmoid},
+      {"tanh", Activation::Tanh},
+  };
+  for (const Entry& e : kEntries) {
+    if (std::strlen(e.name) == length && std::memcmp(e.name, name, length) == 0) {
+      *kind = e.kind;
+      return true;
+    }
+  }
+  return false;
+}
+
+void activationForward(Activation kind, size_t n, const float* x, float* y, float slope,
+                       float factor) {
+  switch (kind) {
+    case Activation::Identity:
+      for (size_t i = 0; i < n; ++i) y[i] = factor * x[i];
+      return;
+    case Activation::Relu:
+      for (size_t i = 0; i < n; ++i) {
+        const float z = factor * x[i];
+        y[i] = z > 0.0f ? z : 0.0f;
+      }
+      return;
+    case Activation::LeakyRelu:
+      for (size_t i = 0; i < n; ++i) {
+        const float z = factor * x[i];
+        y[i] = z >= 0.0f ? z : slope * z;
+      }
+      return;
+    case Activation::Sigmoid:
+      for (size_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + std::exp(-factor * x[i]));
+      return;
+    case Activation::Tanh:
+      for (size_t i = 0; i < n; ++i) y[i] = std::tanh(factor * x[i]);
+      return;
+  }
+}
+
+void activationBackward(Activation kind, size_t n, const float* y, const float* dy, float* dx,
+                        float slope, float factor) {
+  switch (kind) {
+    case Activation::Identity:
+      for (size_t i = 0; i < n; ++i) dx[i] = factor * dy[i];
+      return;
+    case Activation::Relu:
+      for (size_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? factor * dy[i] : 0.0f;
+      return;
+    case Activation::LeakyRelu: {
+      const float below = factor * slope;
+      for (size_t i = 0; i < n; ++i) dx[i] = (y[i] > 0.0f ? factor : below) * dy[i];
+      return;
+    }
+    case Activation::Sigmoid:
+      for (size_t i = 0; i < n; ++i) dx[i] = factor * (y[i] * (1.0f - y[i])) * dy[i];
+      return;
+    case Activation::Tanh:
+      for (size_t i = 0; i < n; ++i) dx[i] = factor * (1.0f - y[i] * y[i]) * dy[i];
+      return;
+  }
+}
+
+// ---- softmax and cross-entropy -----------------------------------------------------------
+
+// probs[0:cols] = exp(logits - max) / sum, reading each logit before writing the same index (so
+// probs may be logits). Returns log(sum exp(logits - max)) + max, the row's log-sum-exp.
+static double softmaxRow(size_t cols, const float* logits, float* probs) {
+  float max = logits[0];
+  for (size_t c = 1; c < cols; ++c) max = std::max(max, logits[c]);
+  double sum = 0.0;
+  for (size_t c = 0; c < cols; ++c) {
+    const float e = std::exp(logits[c] - max);
+    probs[c] = e;
+    sum += e;
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (size_t c = 0; c < cols; ++c) probs[c] *= inv;
+  return std::log(sum) + max;
+}
+
+void softmax(size_t rows, size_t cols, const float* logits, float* probs) {
+  if (cols == 0) return;
+  for (size_t r = 0; r < rows; ++r) softmaxRow(cols, logits + r * cols, probs + r * cols);
+}
+
+double softmaxCrossEntropy(size_t rows, size_t cols, const float* logits,
+                           const std::uint8_t* labels, float* probs, float* dlogits, float scale) {
+  if (cols == 0) return 0.0;
+  double loss = 0.0;
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t label = labels[r];
+    const float* lrow = logits + r * cols;
+    const double target = lrow[label];  // read before probs (maybe the same row) is written
+    float* prow = probs + r * cols;
+    loss += softmaxRow(cols, lrow, prow) - target;
+    // dlogits is written after the whole probs row, and may alias it: keep p[label] first.
+    const float plabel = prow[label];
+    float* drow = dlogits + r * cols;
+    for (size_t c = 0; c < cols; ++c) drow[c] = scale * prow[c];
+    drow[label] = scale * (plabel - 1.0f);
+  }
+  return loss;
+}
+
+// ---- data --------------------------------------------------------------------------------
+
+void gatherRows(const std::uint8_t* src, size_t rowLen, const std::uint32_t* indices, size_t count,
+                double scale, float* dst) {
+  if (rowLen == 0) return;
+  for (size_t r = 0; r < count; ++r) {
+    const std::uint8_t* from = src + static_cast<size_t>(indices[r]) * rowLen;
+    float* to = dst + r * rowLen;
+    for (size_t j = 0; j < rowLen; ++j) to[j] = static_cast<float>(scale * from[j]);
+  }
+}
+
+// ---- optimizer steps ---------------------------------------------------------------------
+
+void sgdStep(size_t n, float lr, float* w, const float* g) {
+  for (size_t i = 0; i < n; ++i) w[i] -= lr * g[i];
+}
+
+void momentumStep(size_t n, float lr, float mu, float* w, const float* g, float* v) {
+  for (size_t i = 0; i < n; ++i) {
+    v[i] = mu * v[i] + g[i];
+    w[i] -= lr * v[i];
+  }
+}
+
+void adamStep(size_t n, float lr, float beta1, float beta2, float eps, double t, float* w,
+              const float* g, float* m, float* v) {
+  // Bias corrections in double: 1 - b^t loses most of its digits in float for b2 = 0.999.
+  const float correct1 = static_cast<float>(1.0 / (1.0 - std::pow(static_cast<double>(beta1), t)));
+  const float correct2 = static_cast<float>(1.0 / (1.0 - std::pow(static_cast<double>(beta2), t)));
+  const float keep1 = 1.0f - beta1, keep2 = 1.0f - beta2;
+  for (size_t i = 0; i < n; ++i) {
+    m[i] = beta1 * m[i] + keep1 * g[i];
+    v[i] = beta2 * v[i] + keep2 * g[i] * g[i];
+    w[i] -= lr * (m[i] * correct1) / (std::sqrt(v[i] * correct2) + eps);
+  }
+}
+
+}  // namespace digitnet

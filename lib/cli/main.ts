@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { evalCommand } from './eval';
+import { predictCommand } from './predict';
+import { trainCommand } from './train';
+import { UsageError } from './options';
+
+/** What a command produces: a JSON object (--json), human text, or its help. */
+export type CommandResult = { json: Record<string, unknown> } | { text: string } | { help: string };
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<CommandResult>> = {
+  train: trainCommand,
+  eval: evalCommand,
+  predict: predictCommand,
+};
+
+const USAGE = `Usage: digitnet <command> [options]
+
+Commands:
+  train     train a network on MNIST and report its test accuracy
+  eval      evaluate a saved model on the MNIST test set
+  predict   classify images from IDX files with a saved model
+
+Every command takes --json (one JSON object on stdout) and --help.`;
+
+/** Runs the CLI; resolves with the process exit code (0 success, 1 user error). */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return name === undefined ? 1 : 0;
+  }
+  const command = COMMANDS[name];
+  try {
+    if (!command) throw new UsageError(`unknown command '${name}' (one of ${Object.keys(COMMANDS).join(', ')}; see digitnet --help)`);
+    const result = await command(rest);
+    if ('json' in result) process.stdout.write(`${JSON.stringify(result.json)}\n`);
+    else process.stdout.write(`${'text' in result ? result.text : result.help}\n`);
+    return 0;
+  } catch (err) {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const where = error instanceof UsageError ? '' : `${name}: `;
+    process.stderr.write(process.env.DIGITNET_DEBUG === '1' ? `${error.stack}\n` : `digitnet: ${where}${error.message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

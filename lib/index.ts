@@ -1,0 +1,14 @@
+export type { Backend, BackendName, ActivationName } from './backend';
+export { ACTIVATIONS } from './backend';
+export { getBackend, nativeAvailable } from './backends';
+export { Network, PIXEL_SCALE } from './network';
+export type { NetworkOptions, NetworkConfig, Evaluation, Prediction } from './network';
+export type { DenseSpec, DenseConfig, LayerActivation, WeightInit } from './layers';
+export type { OptimizerSpec, ScheduleSpec } from './optimizers';
+export type { FitOptions, BatchInfo, EpochRecord, History } from './train';
+export { PRESETS } from './presets';
+export type { Preset, PresetName } from './presets';
+export { loadMnist } from './data/mnist';
+export type { Dataset } from './data/mnist';
+export { readIdx, parseIdx } from './data/idx';
+export { Random } from './random';

@@ -1,0 +1,81 @@
+import type { Backend } from './backend';
+
+/** Gradient descent variants: `sgd` is the paper's constant-rate update, w <- w - lr * grad E (eq. 4). */
+export type OptimizerSpec =
+  | { name: 'sgd'; lr: number }
+  | { name: 'momentum'; lr: number; momentum?: number }
+  | { name: 'adam'; lr: number; beta1?: number; beta2?: number; eps?: number };
+
+/** Learning-rate schedules: constant (the paper's), step decay per epoch, or cosine decay per step. */
+export type ScheduleSpec =
+  | { name: 'constant' }
+  | { name: 'step'; every: number; gamma: number }
+  | { name: 'cosine'; minLr?: number };
+
+/** An optimizer over one flat parameter vector, with its state (velocity or Adam moments). */
+export class Optimizer {
+  /** Steps taken so far (Adam's bias correction uses it). */
+  t = 0;
+  /** Momentum's velocity, or Adam's first moment. */
+  readonly m: Float32Array;
+  /** Adam's second moment (empty otherwise). */
+  readonly v: Float32Array;
+
+  /** An optimizer for `size` parameters; throws a RangeError for a bad spec. */
+  constructor(readonly spec: OptimizerSpec, size: number) {
+    checkOptimizer(spec);
+    this.m = new Float32Array(spec.name === 'sgd' ? 0 : size);
+    this.v = new Float32Array(spec.name === 'adam' ? size : 0);
+  }
+
+  /** One update of `params` from `grads` at learning rate `lr`. */
+  step(backend: Backend, params: Float32Array, grads: Float32Array, lr: number): void {
+    this.t++;
+    const spec = this.spec;
+    const n = params.length;
+    switch (spec.name) {
+      case 'sgd':
+        return backend.sgdStep(n, lr, params, grads);
+      case 'momentum':
+        return backend.momentumStep(n, lr, spec.momentum ?? 0.9, params, grads, this.m);
+      case 'adam':
+        return backend.adamStep(n, lr, spec.beta1 ?? 0.9, spec.beta2 ?? 0.999, spec.eps ?? 1e-8, this.t, params, grads, this.m, this.v);
+    }
+  }
+}
+
+function checkOptimizer(spec: OptimizerSpec): void {
+  if (!['sgd', 'momentum', 'adam'].includes(spec.name)) {
+    throw new RangeError(`optimizer: unknown name '${(spec as { name: string }).name}' (sgd, momentum or adam)`);
+  }
+  if (!(spec.lr > 0) || !Number.isFinite(spec.lr)) throw new RangeError(`optimizer: lr must be a finite number > 0, got ${spec.lr}`);
+  if (spec.name === 'momentum' && spec.momentum !== undefined && !(spec.momentum >= 0 && spec.momentum < 1)) {
+    throw new RangeError(`optimizer: momentum must be in [0, 1), got ${spec.momentum}`);
+  }
+}
+
+/** Validates a schedule spec; throws a RangeError naming the bad field. */
+export function checkSchedule(schedule: ScheduleSpec): void {
+  if (schedule.name === 'step') {
+    if (!Number.isInteger(schedule.every) || schedule.every < 1) throw new RangeError(`schedule: every must be an integer >= 1, got ${schedule.every}`);
+    if (!(schedule.gamma > 0 && schedule.gamma <= 1)) throw new RangeError(`schedule: gamma must be in (0, 1], got ${schedule.gamma}`);
+  } else if (schedule.name === 'cosine') {
+    if (schedule.minLr !== undefined && !(schedule.minLr >= 0)) throw new RangeError(`schedule: minLr must be >= 0, got ${schedule.minLr}`);
+  } else if (schedule.name !== 'constant') {
+    throw new RangeError(`schedule: unknown name '${(schedule as { name: string }).name}' (constant, step or cosine)`);
+  }
+}
+
+/** The learning rate at optimizer step `step` (0-based) of `totalSteps`, in epoch `epoch` (0-based). */
+export function scheduledRate(lr: number, schedule: ScheduleSpec, epoch: number, step: number, totalSteps: number): number {
+  switch (schedule.name) {
+    case 'constant':
+      return lr;
+    case 'step':
+      return lr * Math.pow(schedule.gamma, Math.floor(epoch / schedule.every));
+    case 'cosine': {
+      const min = schedule.minLr ?? 0;
+      return min + (lr - min) * 0.5 * (1 + Math.cos((Math.PI * step) / Math.max(1, totalSteps)));
+    }
+  }
+}

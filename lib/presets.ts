@@ -1,0 +1,29 @@
+import type { DenseSpec } from './layers';
+import type { FitOptions } from './train';
+
+/** A named training recipe: the architecture's hidden layers and the fit options. */
+export interface Preset {
+  description: string;
+  hidden: DenseSpec[];
+  fit: FitOptions;
+}
+
+/** Recipes for `digitnet train --preset NAME`; command-line options override their parts. */
+export const PRESETS = {
+  default: {
+    description: 'modern defaults: 784-256-128-10 leaky ReLU, Adam with cosine decay, batch 64',
+    hidden: [
+      { units: 256, activation: 'leaky-relu' },
+      { units: 128, activation: 'leaky-relu' },
+    ],
+    fit: { epochs: 8, batchSize: 64, optimizer: { name: 'adam', lr: 2e-3 }, schedule: { name: 'cosine' }, loss: 'mean' },
+  },
+  paper: {
+    description: "the paper's system: leaky ReLU (slope 1/100), softmax, summed cross-entropy, full-batch gradient descent at a constant rate",
+    hidden: [{ units: 128, activation: 'leaky-relu', slope: 0.01 }],
+    fit: { epochs: 400, batchSize: Infinity, optimizer: { name: 'sgd', lr: 1 / 60000 }, schedule: { name: 'constant' }, loss: 'sum' },
+  },
+} satisfies Record<string, Preset>;
+
+/** Names of the presets. */
+export type PresetName = keyof typeof PRESETS;

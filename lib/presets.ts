@@ -11,12 +11,13 @@ export interface Preset {
 /** Recipes for `digitnet train --preset NAME`; command-line options override their parts. */
 export const PRESETS = {
   default: {
-    description: 'modern defaults: 784-256-128-10 leaky ReLU, Adam with cosine decay, batch 64',
+    // Measured (issue 3 note): 98.2-98.4% test accuracy over seeds 1-3 in about 5 s on 2 cores.
+    description: 'modern defaults: 784-256-128-10 leaky ReLU, Adam with cosine decay, batch 128, 4 epochs',
     hidden: [
       { units: 256, activation: 'leaky-relu' },
       { units: 128, activation: 'leaky-relu' },
     ],
-    fit: { epochs: 8, batchSize: 64, optimizer: { name: 'adam', lr: 2e-3 }, schedule: { name: 'cosine' }, loss: 'mean' },
+    fit: { epochs: 4, batchSize: 128, optimizer: { name: 'adam', lr: 3e-3 }, schedule: { name: 'cosine' }, loss: 'mean' },
   },
   paper: {
     description: "the paper's system: leaky ReLU (slope 1/100), softmax, summed cross-entropy, full-batch gradient descent at a constant rate",

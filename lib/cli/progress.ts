@@ -2,6 +2,7 @@ import type { BatchInfo, EpochRecord } from '../train';
 
 /** Progress of a training run on stderr: a live line on a terminal, one line per epoch otherwise. */
 export class Progress {
+  /** When the current epoch's first step began: set at construction and after each epoch's line. */
   private epochStart = performance.now();
   private lastDraw = 0;
   private readonly live: boolean;
@@ -13,7 +14,6 @@ export class Progress {
 
   /** After each optimizer step: redraws the live line at most 10 times a second. */
   batch(info: BatchInfo): void {
-    if (info.batch === 1) this.epochStart = performance.now();
     const now = performance.now();
     if (!this.live || now - this.lastDraw < 100) return;
     this.lastDraw = now;
@@ -34,6 +34,7 @@ export class Progress {
       `epoch ${record.epoch}/${this.epochs}: loss ${record.loss.toFixed(4)}, accuracy ${(100 * record.accuracy).toFixed(2)}%` +
       `${val}, ${record.seconds.toFixed(2)} s`;
     this.stream.write(this.live ? `\r${line}\x1b[K\n` : `${line}\n`);
+    this.epochStart = performance.now();
   }
 }
 

@@ -78,7 +78,8 @@ function loadBinding(): { binding: BindingModule; path: string } {
     root = packageRoot();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
-    const file = nodeGypBuild.resolve(root);
+    // DIGITNET_ADDON names a specific build (e.g. the sanitizer build) instead of the usual lookup.
+    const file = process.env.DIGITNET_ADDON ? path.resolve(process.env.DIGITNET_ADDON) : nodeGypBuild.resolve(root);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     loaded = { binding: require(file) as BindingModule, path: file };
     return loaded;

@@ -36,7 +36,8 @@ const packB = new Float32Array(KC * NC); // op(B) block, kc x nc, row stride nc
 
 /** C[0:m, 0:n] *= beta; beta = 0 overwrites (NaNs in C do not survive), as in BLAS. */
 function scaleC(m: number, n: number, beta: number, c: Float32Array, ldc: number): void {
-  if (beta === 1) return;
+  // n = 0 allows any m (nothing is stored): return before looping over rows of nothing.
+  if (beta === 1 || n === 0) return;
   for (let i = 0; i < m; i++) {
     const ci = i * ldc;
     if (beta === 0) {
@@ -209,6 +210,7 @@ function addBias(rows: number, cols: number, x: Float32Array, bias: Float32Array
   checkLen(K, 'x', x, rows * cols);
   checkF32(K, 'bias', bias);
   checkLen(K, 'bias', bias, cols);
+  if (cols === 0) return; // any rows pass with 0 cols: do not loop over rows of nothing
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let j = 0; j < cols; j++) x[o + j] += bias[j];
@@ -234,6 +236,7 @@ function biasGrad(rows: number, cols: number, dy: Float32Array, db: Float32Array
   } else if (beta !== 1) {
     for (let j = 0; j < cols; j++) db[j] *= beta;
   }
+  if (cols === 0) return; // any rows pass with 0 cols: do not loop over rows of nothing
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let j = 0; j < cols; j++) db[j] += dy[o + j];
@@ -337,6 +340,7 @@ function softmax(rows: number, cols: number, logits: Float32Array, probs: Float3
   checkLen(K, 'logits', logits, rows * cols);
   checkF32(K, 'probs', probs);
   checkLen(K, 'probs', probs, rows * cols);
+  if (cols === 0) return; // any rows pass with 0 cols: do not loop over rows of nothing
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let max = -Infinity;

@@ -1,0 +1,40 @@
+/** The facts about the machine that a benchmark table needs next to its numbers. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { nativeAvailable } from '../backends';
+import { nativeInfo } from '../backends/native';
+
+/** CPU, thread count, Node version and the native gemm micro-kernel (when the addon loads). */
+export interface MachineInfo {
+  /** The CPU model as the OS reports it (under a hypervisor this can be terse, e.g. `AMD EPYC`). */
+  cpu: string;
+  /** The clock the OS reports for the first core, in MHz (the nominal one on most VMs); 0 if unknown. */
+  cpuMHz: number;
+  /** Hardware threads available to this process: the "all threads" of the tables. */
+  threads: number;
+  node: string;
+  /** `avx512f`, `avx2+fma` or `portable`; absent without the addon. */
+  gemmKernel?: string;
+}
+
+/** Describes this machine. */
+export function machineInfo(): MachineInfo {
+  const first = os.cpus()[0];
+  return {
+    cpu: first?.model.trim() ?? 'unknown',
+    cpuMHz: first?.speed || procCpuinfoMHz(),
+    threads: os.availableParallelism(),
+    node: process.version,
+    ...(nativeAvailable() ? { gemmKernel: nativeInfo().gemmKernel } : {}),
+  };
+}
+
+/** Linux VMs often report speed 0 to os.cpus(); /proc/cpuinfo still has the first core's "cpu MHz". */
+function procCpuinfoMHz(): number {
+  try {
+    const match = /^cpu MHz\s*:\s*([\d.]+)/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    return match ? Math.round(Number(match[1])) : 0;
+  } catch {
+    return 0;
+  }
+}

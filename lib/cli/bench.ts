@@ -1,0 +1,32 @@
+import { runBench } from '../bench/run';
+import { formatReport } from '../bench/text';
+import type { CommandResult } from './main';
+import { parseCommand, type CommandSpec } from './options';
+
+const spec: CommandSpec = {
+  name: 'bench',
+  usage: `Usage: digitnet bench [options]
+
+Times the native and the pure TypeScript backends side by side: GEMM throughput (GFLOPS) on the
+shapes of bench/gemm-shapes.json, and seconds per training epoch of 784-128-10 and 784-256-128-10
+at batch 64 and 256, at 1 thread and at all threads, with native / TypeScript speedups. Medians of
+repeated runs after warm-up, with their min-max spread. Progress goes to stderr.
+
+Options:
+  --quick               a smoke run (under 30 s): fewer samples, smaller epochs, no 1024^3 on TypeScript
+  --json                print one JSON object on stdout: machine, notes, gemm rows, train rows
+  -h, --help            this help
+
+Environment: DIGITNET_DATA (MNIST folder for the training rows).`,
+  options: {
+    quick: { type: 'boolean' },
+  },
+};
+
+/** `digitnet bench`. */
+export async function benchCommand(argv: string[]): Promise<CommandResult> {
+  const { values, json, help } = parseCommand(spec, argv);
+  if (help) return { help: spec.usage };
+  const report = await runBench({ quick: values.quick === true, progress: (line) => process.stderr.write(`digitnet bench: ${line}\n`) });
+  return json ? { json: { ...report } } : { text: formatReport(report) };
+}

@@ -68,9 +68,11 @@ export class Network {
   training = false;
   private workspace: Workspace | null = null;
 
-  private constructor(readonly input: number, readonly layers: Dense[], readonly backend: Backend) {
+  private constructor(readonly input: number, readonly layers: Dense[], readonly backend: Backend, params?: Float32Array) {
     const size = layers.reduce((sum, layer) => sum + layer.size, 0);
-    this.params = new Float32Array(size);
+    if (params && params.length !== size) throw new RangeError(`Network: parameters have ${params.length} values, the architecture needs ${size}`);
+    // Shared memory, so that fit's worker thread updates these very weights (lib/fit-thread.ts).
+    this.params = params ?? new Float32Array(new SharedArrayBuffer(size * Float32Array.BYTES_PER_ELEMENT));
     this.grads = new Float32Array(size);
     let offset = 0;
     for (const layer of layers) {
@@ -96,7 +98,14 @@ export class Network {
     return net;
   }
 
-  private static fromConfig(input: number, specs: DenseSpec[], backend: BackendName | Backend | undefined, where = 'Network.create'): Network {
+  /** A network of architecture `config` whose parameters are `params` itself, not a copy (the training worker's view). */
+  static onParams(config: NetworkConfig, params: Float32Array, backend: BackendName): Network {
+    return Network.fromConfig(config.input, config.layers, backend, 'Network.onParams', params);
+  }
+
+  private static fromConfig(
+    input: number, specs: DenseSpec[], backend: BackendName | Backend | undefined, where = 'Network.create', params?: Float32Array,
+  ): Network {
     if (!Number.isInteger(input) || input < 1) throw new RangeError(`${where}: input must be a positive integer, got ${input}`);
     if (!Array.isArray(specs) || specs.length === 0) throw new RangeError(`${where}: layers must be a non-empty array`);
     let inputs = input;
@@ -106,7 +115,7 @@ export class Network {
       return layer;
     });
     const resolved = typeof backend === 'object' ? backend : getBackend(backend);
-    return new Network(input, layers, resolved);
+    return new Network(input, layers, resolved, params);
   }
 
   /** The architecture (what `save` writes into the model file's metadata). */

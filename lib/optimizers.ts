@@ -28,6 +28,17 @@ export class Optimizer {
     this.v = new Float32Array(spec.name === 'adam' ? size : 0);
   }
 
+  /** Restores the state of a checkpoint: step count and moments, which must match this optimizer's sizes. */
+  restore(t: number, m: Float32Array, v: Float32Array): void {
+    if (!Number.isInteger(t) || t < 0) throw new RangeError(`optimizer: step count must be an integer >= 0, got ${t}`);
+    if (m.length !== this.m.length || v.length !== this.v.length) {
+      throw new RangeError(`optimizer: state has ${m.length} + ${v.length} values, ${this.spec.name} needs ${this.m.length} + ${this.v.length}`);
+    }
+    this.t = t;
+    this.m.set(m);
+    this.v.set(v);
+  }
+
   /** One update of `params` from `grads` at learning rate `lr`. */
   step(backend: Backend, params: Float32Array, grads: Float32Array, lr: number): void {
     this.t++;

@@ -1,7 +1,11 @@
+import type { Backend, BackendName } from './backend';
+import { getBackend, nativeAvailable } from './backends';
 import type { Dataset } from './data/mnist';
-import { argmax, MAX_CHUNK_ROWS, type Network } from './network';
-import { checkSchedule, Optimizer, scheduledRate, type OptimizerSpec, type ScheduleSpec } from './optimizers';
-import { Random } from './random';
+import { fitInWorker } from './fit-thread';
+import { loadCheckpoint } from './io/checkpoint';
+import type { Network } from './network';
+import { checkSchedule, type OptimizerSpec, type ScheduleSpec } from './optimizers';
+import { trainLoop, type TrainingState } from './train-loop';
 
 /** Options of `Network.fit`. */
 export interface FitOptions {
@@ -25,12 +29,19 @@ export interface FitOptions {
   validation?: Dataset;
   /** Stop once validation accuracy reaches this fraction (needs `validation`). */
   targetAccuracy?: number;
-  /** Called after every optimizer step. */
+  /**
+   * Progress, on the calling thread. Training in a worker (the 'native' and 'ts' backends) reports
+   * the latest step at most every 50 ms; training on the calling thread reports every step.
+   */
   onBatch?: (info: BatchInfo) => void;
-  /** Called after every epoch. */
+  /** Called after every epoch, on the calling thread. A callback that throws stops training, and `fit` rejects with its error. */
   onEpoch?: (record: EpochRecord) => void;
-  /** Aborting stops training after the current step; the network keeps the weights of the last step. */
+  /** Aborting stops training before the next step; the network keeps the weights of the last step. */
   signal?: AbortSignal;
+  /** After every completed epoch, save weights, optimizer state, epoch and RNG state to this safetensors file (it also loads as a model). */
+  checkpoint?: string;
+  /** Continue from this checkpoint: same architecture and training options (epochs may differ); its weights replace the network's. */
+  resume?: string;
 }
 
 /** What `onBatch` receives. */
@@ -73,36 +84,75 @@ export interface History {
   stopped: 'completed' | 'target' | 'aborted';
 }
 
-/** Yield to the event loop at least this often (ms), so timers and I/O keep running during training. */
+/**
+ * The options `fit` checked and completed, as plain data (the worker thread receives them; a
+ * checkpoint records the ones that must match on resume).
+ */
+export interface FitPlan {
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerSpec;
+  schedule: ScheduleSpec;
+  loss: 'mean' | 'sum';
+  shuffle: boolean;
+  seed: number;
+  limit?: number;
+  targetAccuracy?: number;
+  checkpoint?: string;
+}
+
+/** Yield to the event loop at least this often (ms) when training on the calling thread. */
 const YIELD_MS = 16;
 
-/** Trains `net` on `train` with mini-batch gradient descent; see `FitOptions`. */
-export async function fit(net: Network, train: Dataset, options: FitOptions = {}): Promise<History> {
+/**
+ * Trains `net` on `train` with mini-batch gradient descent; see `FitOptions`. With the built-in
+ * backends the loop runs in a worker thread and the event loop stays free; a custom `Backend`
+ * object cannot be sent to another thread, so such a network trains on the calling thread.
+ */
+export function fit(net: Network, train: Dataset, options: FitOptions = {}): Promise<History> {
+  const backend = builtinBackendName(net.backend);
+  return prepared(net, train, options, (plan, start) =>
+    backend
+      ? fitInWorker(net, backend, train, options, plan, start)
+      : trainOnCallingThread(net, train, options, plan, start),
+  );
+}
+
+/** `fit` on the calling thread, yielding to the event loop every ~16 ms (the baseline the worker is measured against). */
+export function fitOnCallingThread(net: Network, train: Dataset, options: FitOptions = {}): Promise<History> {
+  return prepared(net, train, options, (plan, start) => trainOnCallingThread(net, train, options, plan, start));
+}
+
+/** Checks the options and the data, marks the network as training, loads `resume`, then runs `train`. */
+async function prepared(
+  net: Network, train: Dataset, options: FitOptions,
+  run: (plan: FitPlan, start: TrainingState | undefined) => Promise<History>,
+): Promise<History> {
   if (net.training) throw new Error('fit: this network is already training; wait for the running fit to finish');
-  const o = resolveOptions(options);
+  const plan = resolveOptions(options);
   net.checkDataset(train, 'fit');
-  if (o.validation) net.checkDataset(o.validation, 'fit validation');
+  if (options.validation) net.checkDataset(options.validation, 'fit validation');
   net.training = true;
   try {
-    return await runEpochs(net, train, o);
+    const start = options.resume === undefined ? undefined : await loadCheckpoint(options.resume, net, plan);
+    return await run(plan, start);
   } finally {
     net.training = false;
   }
 }
 
-type Resolved = Required<Pick<FitOptions, 'epochs' | 'optimizer' | 'schedule' | 'loss' | 'shuffle' | 'seed'>> &
-  FitOptions & { batchSize: number };
-
-function resolveOptions(options: FitOptions): Resolved {
-  const o = {
-    epochs: 10,
-    optimizer: { name: 'adam', lr: 1e-3 } as OptimizerSpec,
-    schedule: { name: 'constant' } as ScheduleSpec,
-    loss: 'mean' as const,
-    shuffle: true,
-    seed: 1,
-    ...options,
+function resolveOptions(options: FitOptions): FitPlan {
+  const o: FitPlan = {
+    epochs: options.epochs ?? 10,
     batchSize: options.batchSize ?? 64,
+    optimizer: options.optimizer ?? { name: 'adam', lr: 1e-3 },
+    schedule: options.schedule ?? { name: 'constant' },
+    loss: options.loss ?? 'mean',
+    shuffle: options.shuffle ?? true,
+    seed: options.seed ?? 1,
+    limit: options.limit,
+    targetAccuracy: options.targetAccuracy,
+    checkpoint: options.checkpoint,
   };
   if (!Number.isInteger(o.epochs) || o.epochs < 0) throw new RangeError(`fit: epochs must be an integer >= 0, got ${o.epochs}`);
   if (!(o.batchSize >= 1) || !(Number.isInteger(o.batchSize) || o.batchSize === Infinity)) {
@@ -112,82 +162,34 @@ function resolveOptions(options: FitOptions): Resolved {
   if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit < 1)) throw new RangeError(`fit: limit must be an integer >= 1, got ${o.limit}`);
   if (o.targetAccuracy !== undefined) {
     if (!(o.targetAccuracy > 0 && o.targetAccuracy <= 1)) throw new RangeError(`fit: targetAccuracy must be in (0, 1], got ${o.targetAccuracy}`);
-    if (!o.validation) throw new RangeError('fit: targetAccuracy needs a validation set');
+    if (!options.validation) throw new RangeError('fit: targetAccuracy needs a validation set');
+  }
+  for (const key of ['checkpoint', 'resume'] as const) {
+    const file = options[key];
+    if (file !== undefined && (typeof file !== 'string' || file === '')) throw new TypeError(`fit: ${key} must be a file path, got ${JSON.stringify(file)}`);
   }
   checkSchedule(o.schedule);
   return o;
 }
 
-async function runEpochs(net: Network, train: Dataset, o: Resolved): Promise<History> {
-  const started = performance.now();
-  const count = Math.min(train.count, o.limit ?? train.count);
-  const batchSize = Math.min(o.batchSize, count);
-  const batches = Math.ceil(count / batchSize);
-  const totalSteps = batches * o.epochs;
-  const optimizer = new Optimizer(o.optimizer, net.params.length);
-  const rng = new Random(o.seed);
-  const order = new Uint32Array(count);
-  for (let i = 0; i < count; i++) order[i] = i;
-  const classes = net.classes;
-  const history: History = { epochs: [], steps: 0, seconds: 0, stopped: 'completed' };
-  let lastYield = performance.now();
+/** 'native' or 'ts' when `backend` is that built-in backend (a worker can load it by name), else undefined. */
+function builtinBackendName(backend: Backend): BackendName | undefined {
+  if (backend === getBackend('ts')) return 'ts';
+  if (backend.name === 'native' && nativeAvailable() && backend === getBackend('native')) return 'native';
+  return undefined;
+}
 
-  for (let epoch = 0; epoch < o.epochs && history.stopped === 'completed'; epoch++) {
-    const epochStart = performance.now();
-    if (o.shuffle) rng.shuffle(order);
-    let lossSum = 0;
-    let correct = 0;
-    let lr = o.optimizer.lr;
-    let batch = 0;
-    for (; batch < batches; batch++) {
-      if (o.signal?.aborted) {
-        history.stopped = 'aborted';
-        break;
-      }
-      const start = batch * batchSize;
-      const rows = Math.min(batchSize, count - start);
-      const scale = o.loss === 'sum' ? 1 : 1 / rows;
-      let batchLoss = 0;
-      let batchCorrect = 0;
-      // A batch larger than a chunk is the sum of its chunks' gradients: same step, bounded memory.
-      for (let offset = 0; offset < rows; offset += MAX_CHUNK_ROWS) {
-        const chunk = Math.min(MAX_CHUNK_ROWS, rows - offset);
-        const ws = net.loadBatch(train, order, start + offset, chunk);
-        net.forward(chunk, ws.acts[0]);
-        batchLoss += net.loss(chunk, scale);
-        const probs = ws.acts[net.layers.length];
-        for (let r = 0; r < chunk; r++) if (argmax(probs, r * classes, classes) === ws.labels[r]) batchCorrect++;
-        net.backward(chunk, offset > 0);
-      }
-      if (!Number.isFinite(batchLoss)) {
-        throw new Error(
-          `fit: the loss became ${batchLoss} at epoch ${epoch + 1}, batch ${batch + 1} (learning rate ${lr}); ` +
-            'training diverged: try a lower learning rate',
-        );
-      }
-      lr = scheduledRate(o.optimizer.lr, o.schedule, epoch, history.steps, totalSteps);
-      optimizer.step(net.backend, net.params, net.grads, lr);
-      history.steps++;
-      lossSum += batchLoss;
-      correct += batchCorrect;
-      o.onBatch?.({ epoch: epoch + 1, batch: batch + 1, batches, loss: batchLoss / rows, accuracy: batchCorrect / rows, samples: start + rows, lr });
-      if (performance.now() - lastYield > YIELD_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
+function trainOnCallingThread(net: Network, train: Dataset, options: FitOptions, plan: FitPlan, start: TrainingState | undefined): Promise<History> {
+  let lastYield = performance.now();
+  return trainLoop(net, train, options.validation, plan, start, {
+    stopRequested: () => options.signal?.aborted === true,
+    batch(info) {
+      options.onBatch?.(info);
+      if (performance.now() - lastYield <= YIELD_MS) return undefined;
+      return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
         lastYield = performance.now();
-      }
-    }
-    if (batch === 0) break; // aborted before the epoch's first step: no record
-    const seen = Math.min(count, batch * batchSize);
-    const record: EpochRecord = { epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, seconds: (performance.now() - epochStart) / 1000, lr };
-    if (o.validation) {
-      const val = net.evaluate(o.validation);
-      record.valLoss = val.loss;
-      record.valAccuracy = val.accuracy;
-      if (o.targetAccuracy !== undefined && val.accuracy >= o.targetAccuracy && history.stopped === 'completed') history.stopped = 'target';
-    }
-    history.epochs.push(record);
-    o.onEpoch?.(record);
-  }
-  history.seconds = (performance.now() - started) / 1000;
-  return history;
+      });
+    },
+    epoch: (record) => options.onEpoch?.(record),
+  });
 }

@@ -1,6 +1,7 @@
 import { loadMnist, type Dataset } from '../lib/data/mnist';
 import { Network } from '../lib/network';
 import { scheduledRate } from '../lib/optimizers';
+import { fitOnCallingThread } from '../lib/train';
 import { backendNames, describeBackends } from './backends';
 
 let train: Dataset;
@@ -63,10 +64,10 @@ describe('fit', () => {
     expect(history.epochs[history.epochs.length - 1].valAccuracy).toBeGreaterThanOrEqual(0.8);
   });
 
-  test('an aborted signal stops training after the current step', async () => {
+  test('on the calling thread, an aborted signal stops training after the current step', async () => {
     const net = mlp('ts', 16);
     const controller = new AbortController();
-    const history = await net.fit(train, {
+    const history = await fitOnCallingThread(net, train, {
       epochs: 3,
       batchSize: 10,
       limit: 1000,

@@ -1,9 +1,12 @@
 import type { Dense, DenseSpec } from '../layers';
 import type { NetworkConfig } from '../network';
-import { readSafetensors, writeSafetensors } from './safetensors';
+import { readSafetensors, writeSafetensors, type Tensor } from './safetensors';
 
 /** `__metadata__.format` of digitnet model files. */
 export const MODEL_FORMAT = 'digitnet/1';
+
+/** Tensors named with this prefix are training state (checkpoints), not weights: a model reader skips them. */
+export const TRAINING_STATE_PREFIX = 'training.';
 
 /** A model file's contents: the architecture, and a function that copies the weights into layers built from it. */
 export interface ModelContents {
@@ -16,17 +19,28 @@ export interface ModelContents {
  * PyTorch nn.Linear layout), the architecture as JSON in `__metadata__.digitnet`.
  */
 export function writeModel(path: string, config: NetworkConfig, layers: Dense[]): Promise<void> {
-  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  const { tensors, metadata } = modelTensors(config, layers);
+  return writeSafetensors(path, tensors, metadata);
+}
+
+/** The tensors and metadata of a model file (a checkpoint adds its training state to them). */
+export function modelTensors(config: NetworkConfig, layers: Dense[]): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+  const tensors: Record<string, Tensor> = {};
   layers.forEach((layer, i) => {
     tensors[`layers.${i}.weight`] = { shape: [layer.units, layer.inputs], data: layer.weight };
     tensors[`layers.${i}.bias`] = { shape: [layer.units], data: layer.bias };
   });
-  return writeSafetensors(path, tensors, { format: MODEL_FORMAT, digitnet: JSON.stringify(config) });
+  return { tensors, metadata: { format: MODEL_FORMAT, digitnet: JSON.stringify(config) } };
 }
 
 /** Reads a model file; checks the format tag and that every tensor has the shape the architecture needs. */
 export async function readModel(path: string): Promise<ModelContents> {
   const { tensors, metadata } = await readSafetensors(path);
+  return modelContents(path, tensors, metadata);
+}
+
+/** The model in a safetensors file already read (`path` names it in errors); tensors under `TRAINING_STATE_PREFIX` are left to checkpoints. */
+export function modelContents(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string>): ModelContents {
   if (metadata.format !== MODEL_FORMAT) {
     throw new Error(`${path}: not a digitnet model (metadata format is ${JSON.stringify(metadata.format)}, expected "${MODEL_FORMAT}")`);
   }
@@ -58,7 +72,7 @@ export async function readModel(path: string): Promise<ModelContents> {
         }
       });
       for (const name of tensors.keys()) {
-        if (!expected.has(name)) throw new Error(`${path}: unexpected tensor ${name} for this architecture`);
+        if (!expected.has(name) && !name.startsWith(TRAINING_STATE_PREFIX)) throw new Error(`${path}: unexpected tensor ${name} for this architecture`);
       }
     },
   };

@@ -27,6 +27,11 @@ export class Progress {
     this.stream.write(`\r${line.slice(0, (this.stream.columns || 120) - 1)}\x1b[K`);
   }
 
+  /** A message line of its own (it replaces the live line rather than running into it). */
+  note(message: string): void {
+    this.stream.write(this.live ? `\r${message}\x1b[K\n` : `${message}\n`);
+  }
+
   /** After each epoch: one summary line. */
   epoch(record: EpochRecord): void {
     const val = record.valAccuracy === undefined ? '' : `, test accuracy ${(100 * record.valAccuracy).toFixed(2)}%`;

@@ -30,9 +30,14 @@ Options:
   --seed N              seed of weights and shuffles (default 1)
   --limit N             train on the first N training images only
   --target ACC          stop once test accuracy reaches ACC (e.g. 0.98)
-  --out FILE            save the trained model (safetensors)
+  --out FILE            save the trained model (safetensors); after Ctrl-C, the model trained so far
+  --checkpoint FILE     save weights and training state after every epoch (also loads as a model)
+  --resume FILE         continue from a checkpoint (same network and options; --epochs may grow)
   --json                print one JSON object on stdout (progress stays on stderr)
-  -h, --help            this help`,
+  -h, --help            this help
+
+Ctrl-C stops training after the current batch; the run then reports (and with --out saves) the
+model trained so far and exits 0 with "stopped": "aborted". A second Ctrl-C quits at once (exit 130).`,
   options: {
     data: { type: 'string' },
     preset: { type: 'string' },
@@ -48,6 +53,8 @@ Options:
     limit: { type: 'string' },
     target: { type: 'string' },
     out: { type: 'string' },
+    checkpoint: { type: 'string' },
+    resume: { type: 'string' },
   },
 };
 
@@ -64,6 +71,8 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
   const target = numberOption(values, 'target', 0, 1);
   const limit = intOption(values, 'limit', 1);
   const out = stringOption(values, 'out');
+  const checkpoint = stringOption(values, 'checkpoint');
+  const resume = stringOption(values, 'resume');
 
   const backend = getBackend(choiceOption(values, 'backend', ['native', 'ts'] as const));
   const threads = intOption(values, 'threads', 1, 1024);
@@ -79,15 +88,34 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
   });
   const progress = new Progress(process.stderr, fitOptions.epochs ?? 10);
   process.stderr.write(`digitnet: training ${net.shape} (${presetName} preset) on ${dir} with the ${backend.name} backend, ${backend.getThreads()} thread(s)\n`);
-  const history = await net.fit(train, {
-    ...fitOptions,
-    seed,
-    limit,
-    validation: test,
-    targetAccuracy: target,
-    onBatch: (info) => progress.batch(info),
-    onEpoch: (record) => progress.epoch(record),
-  });
+  const interrupt = new AbortController();
+  const onSigint = () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    interrupt.abort();
+    progress.note('digitnet: interrupted: stopping after the current batch (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSigint);
+  let history;
+  try {
+    history = await net.fit(train, {
+      ...fitOptions,
+      seed,
+      limit,
+      validation: test,
+      targetAccuracy: target,
+      checkpoint,
+      resume,
+      signal: interrupt.signal,
+      onBatch: (info) => progress.batch(info),
+      onEpoch: (record) => progress.epoch(record),
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (history.stopped === 'aborted') {
+    const saving = out ? `saving the model trained so far to ${out}` : 'no --out, so nothing is saved';
+    process.stderr.write(`digitnet: training interrupted after ${history.steps} step(s); ${saving}\n`);
+  }
   const final = net.evaluate(test);
   if (out) await net.save(out);
 

@@ -419,10 +419,17 @@ Napi::Value GetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), digitnet::getThreads());
 }
 
-// nativeInfo() -> { gemmKernel, maxThreads }, for `digitnet doctor`
+// nativeInfo() -> { gemmKernel, gemmBlocks, maxThreads }, for `digitnet doctor` and the tests
 Napi::Value NativeInfo(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(info.Env());
   result.Set("gemmKernel", digitnet::sgemm_kernel_name());
+  const digitnet::GemmBlockSizes blocks = digitnet::sgemm_block_sizes();
+  Napi::Object gemmBlocks = Napi::Object::New(info.Env());
+  for (const auto& [name, size] : {std::pair<const char*, size_t>{"mr", blocks.mr}, {"nr", blocks.nr},
+                                   {"mc", blocks.mc}, {"kc", blocks.kc}, {"nc", blocks.nc}}) {
+    gemmBlocks.Set(name, static_cast<double>(size));
+  }
+  result.Set("gemmBlocks", gemmBlocks);
   result.Set("maxThreads", digitnet::kMaxThreads);
   return result;
 }

@@ -1,211 +1,72 @@
-// sgemm as a BLIS-style blocked, packed product: a portable driver (the loops around the
-// micro-kernel, the packing, the edge tiles, the threading), small per-ISA micro-kernels chosen
-// once at run time, and one table of block sizes.
+// sgemm as a BLIS-style blocked, packed product: this file is the portable driver (the loops
+// around the micro-kernel, the packing, the split over threads); the per-ISA micro-kernels and
+// their block sizes live in gemm_avx512.cc, gemm_avx2.cc and gemm_scalar.cc (contract in
+// gemm_kernels.h), and one of them is chosen once per process.
 //
-// Loops, outermost first, for one tile of C (see sgemm for how C is split across threads):
+// Loops, outermost first, for one block of C (see sgemm for how C is split across threads):
 //   jc over columns of C in steps of nc
-//     pc over k in steps of kc       pack op(B)[pc:pc+kc, jc:jc+nc] into Bp   (L3 / L2)
+//     pc over k in steps of kc       pack op(B)[pc:pc+kc, jc:jc+nc] into Bp   (L3)
 //       ic over rows in steps of mc  pack op(A)[ic:ic+mc, pc:pc+kc] into Ap   (L2)
-//         jr over nc in steps of nr  (one packed B panel, kc x nr, stays in L1)
+//         jr over nc in steps of nr  (one kc x nr panel of B, reused by every ir)
 //           ir over mc in steps of mr  -> micro-kernel on an mr x nr tile of C
-//
-// Micro-kernel contract (every ISA implements exactly this):
-//   void kernel(kc, ap, bp, c, ldc, alpha, beta)
-//   ap: packed A panel, kc columns of mr floats: ap[p*mr + i] = op(A)[i, p]   (i < mr, p < kc)
-//   bp: packed B panel, kc rows of nr floats:    bp[p*nr + j] = op(B)[p, j]   (j < nr, p < kc)
-//   c:  a full mr x nr tile of C, rows ldc floats apart (ldc >= nr).
-//   Computes c[i, j] = alpha * sum_p ap[p*mr + i] * bp[p*nr + j] + beta * c[i, j], and with
-//   beta == 0 overwrites c without reading it. kc may be 0. Panels need no alignment.
-// Edges: the packing routines pad partial panels with zeros, and the driver runs the kernel
-// on a local mr x nr tile (beta = 0) for partial tiles of C, then merges the valid part, so a
-// kernel never sees a partial tile.
+// Packing makes both operands k-major panels. An operand that already is k-major in memory
+// (A transposed, B not transposed) is read in place when the problem is small, where packing
+// would cost more than it saves; see packsA / packsB.
 #include "gemm.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <memory>
 
+#include "gemm_kernels.h"
 #include "parallel.h"
-
-#if defined(__GNUC__) || defined(__clang__)
-#define DIGITNET_ALWAYS_INLINE inline __attribute__((always_inline))
-#define DIGITNET_RESTRICT __restrict__
-#elif defined(_MSC_VER)
-#define DIGITNET_ALWAYS_INLINE __forceinline
-#define DIGITNET_RESTRICT __restrict
-#else
-#define DIGITNET_ALWAYS_INLINE inline
-#define DIGITNET_RESTRICT
-#endif
-
-// x86 builds carry AVX2 and AVX-512 kernels compiled for those ISAs through function target
-// attributes, so one binary built for baseline x86-64 uses them where the CPU has them.
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define DIGITNET_X86_DISPATCH 1
-#endif
 
 namespace digitnet {
 namespace {
 
 using std::size_t;
 
-// ---------------------------------------------------------------------------------------------
-// Micro-kernels. One generic body, instantiated per ISA with its register tile: with MR and NR
-// compile-time constants the accumulator tile is fully unrolled into vector registers (NR
-// floats = one or two vectors per row) and the p loop is a chain of broadcast-multiply-adds.
+// ---- choosing the micro-kernel ---------------------------------------------------------------
 
-template <int MR, int NR>
-DIGITNET_ALWAYS_INLINE void microKernelBody(size_t kc, const float* DIGITNET_RESTRICT ap,
-                                            const float* DIGITNET_RESTRICT bp,
-                                            float* DIGITNET_RESTRICT c, size_t ldc, float alpha,
-                                            float beta) {
-  float acc[MR][NR] = {};
-  for (size_t p = 0; p < kc; ++p) {
-    const float* DIGITNET_RESTRICT a = ap + p * MR;
-    const float* DIGITNET_RESTRICT b = bp + p * NR;
-    for (int i = 0; i < MR; ++i) {
-      for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[j];
-    }
+// In order of preference.
+const GemmIsa* const kIsas[] = {&kGemmAvx512, &kGemmAvx2, &kGemmScalar};
+
+const GemmIsa& bestSupported() {
+  for (const GemmIsa* isa : kIsas) {
+    if (isa->supported()) return *isa;
   }
-  if (beta == 0.0f) {
-    for (int i = 0; i < MR; ++i) {
-      for (int j = 0; j < NR; ++j) c[i * ldc + j] = alpha * acc[i][j];
-    }
-  } else {
-    for (int i = 0; i < MR; ++i) {
-      for (int j = 0; j < NR; ++j) c[i * ldc + j] = alpha * acc[i][j] + beta * c[i * ldc + j];
-    }
+  return kGemmScalar;
+}
+
+// DIGITNET_ISA=avx512|avx2|scalar forces a micro-kernel. A value this CPU cannot run, or an
+// unknown one, falls back to the best supported kernel with a warning on stderr (never SIGILL);
+// nativeInfo().gemmKernel says which kernel runs.
+const GemmIsa& chooseIsa() {
+  const char* forced = std::getenv("DIGITNET_ISA");
+  if (forced == nullptr || *forced == '\0') return bestSupported();
+  for (const GemmIsa* isa : kIsas) {
+    if (std::strcmp(forced, isa->name) != 0) continue;
+    if (isa->supported()) return *isa;
+    std::fprintf(stderr, "digitnet: DIGITNET_ISA=%s is not supported by this CPU; using %s\n",
+                 forced, bestSupported().name);
+    return bestSupported();
   }
+  std::fprintf(stderr, "digitnet: DIGITNET_ISA=%s is not one of avx512, avx2, scalar; using %s\n",
+               forced, bestSupported().name);
+  return bestSupported();
 }
 
-using MicroKernelFn = void (*)(size_t kc, const float* ap, const float* bp, float* c, size_t ldc,
-                               float alpha, float beta);
-
-constexpr int kPortableMR = 4, kPortableNR = 8;
-void microKernelPortable(size_t kc, const float* ap, const float* bp, float* c, size_t ldc,
-                         float alpha, float beta) {
-  microKernelBody<kPortableMR, kPortableNR>(kc, ap, bp, c, ldc, alpha, beta);
-}
-
-#ifdef DIGITNET_X86_DISPATCH
-constexpr int kAvx2MR = 6, kAvx2NR = 16;  // 12 ymm accumulators
-__attribute__((target("avx2,fma"))) void microKernelAvx2(size_t kc, const float* ap,
-                                                           const float* bp, float* c,
-                                                           size_t ldc, float alpha, float beta) {
-  microKernelBody<kAvx2MR, kAvx2NR>(kc, ap, bp, c, ldc, alpha, beta);
-}
-
-constexpr int kAvx512MR = 8, kAvx512NR = 32;  // 16 zmm accumulators
-__attribute__((target("avx512f"))) void microKernelAvx512(size_t kc, const float* ap,
-                                                          const float* bp, float* c, size_t ldc,
-                                                          float alpha, float beta) {
-  microKernelBody<kAvx512MR, kAvx512NR>(kc, ap, bp, c, ldc, alpha, beta);
-}
-
-bool cpuHasAvx2Fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-bool cpuHasAvx512() { return __builtin_cpu_supports("avx512f"); }
-#endif
-
-bool always() { return true; }
-
-// ---------------------------------------------------------------------------------------------
-// The block-size table: one row per micro-kernel, in order of preference.
-//   mr x nr  register tile of the micro-kernel
-//   kc       depth of a packed panel: a kc x nr B panel should sit in L1
-//   mc       rows of packed A (mc x kc) kept in L2; a multiple of mr
-//   nc       columns of packed B (kc x nc) kept in L3; a multiple of nr
-
-struct MicroKernel {
-  const char* name;
-  MicroKernelFn run;
-  bool (*supported)();
-  size_t mr, nr, mc, kc, nc;
-};
-
-constexpr size_t kMaxMR = 8, kMaxNR = 32;  // largest register tile in the table
-
-const MicroKernel kKernels[] = {
-#ifdef DIGITNET_X86_DISPATCH
-    {"avx512f", microKernelAvx512, cpuHasAvx512, kAvx512MR, kAvx512NR, 128, 192, 4096},
-    {"avx2+fma", microKernelAvx2, cpuHasAvx2Fma, kAvx2MR, kAvx2NR, 72, 256, 4080},
-#endif
-    {"portable", microKernelPortable, always, kPortableMR, kPortableNR, 64, 256, 4096},
-};
-
-const MicroKernel& chooseKernel() {
-  const char* forced = std::getenv("DIGITNET_GEMM_KERNEL");
-  if (forced != nullptr) {
-    for (const MicroKernel& k : kKernels) {
-      if (std::strcmp(forced, k.name) == 0 && k.supported()) return k;
-    }
-  }
-  for (const MicroKernel& k : kKernels) {
-    if (k.supported()) return k;
-  }
-  return kKernels[sizeof(kKernels) / sizeof(kKernels[0]) - 1];
-}
-
-const MicroKernel& kernel() {
-  static const MicroKernel& chosen = chooseKernel();
+const GemmIsa& isa() {
+  static const GemmIsa& chosen = chooseIsa();
   return chosen;
 }
 
-size_t roundUp(size_t x, size_t to) { return (x + to - 1) / to * to; }
+size_t ceilDiv(size_t x, size_t y) { return (x + y - 1) / y; }
+size_t roundUp(size_t x, size_t to) { return ceilDiv(x, to) * to; }
 
-// ---------------------------------------------------------------------------------------------
-// Packing. Ap holds ceil(mc/mr) panels of kc*mr floats, Bp ceil(nc/nr) panels of kc*nr floats,
-// in the layouts of the micro-kernel contract; rows (columns) past the edge are zero.
-
-// op(A)[i0:i0+mc, p0:p0+kc] -> ap
-void packA(bool transA, const float* a, size_t lda, size_t i0, size_t mc, size_t p0, size_t kc,
-           size_t mr, float* ap) {
-  for (size_t ir = 0; ir < mc; ir += mr) {
-    const size_t rows = std::min(mr, mc - ir);
-    float* panel = ap + ir * kc;
-    if (!transA) {  // A is (m,k): row i of op(A) is contiguous
-      for (size_t i = 0; i < rows; ++i) {
-        const float* src = a + (i0 + ir + i) * lda + p0;
-        for (size_t p = 0; p < kc; ++p) panel[p * mr + i] = src[p];
-      }
-    } else {  // A is (k,m): column p of op(A) is contiguous
-      for (size_t p = 0; p < kc; ++p) {
-        const float* src = a + (p0 + p) * lda + i0 + ir;
-        for (size_t i = 0; i < rows; ++i) panel[p * mr + i] = src[i];
-      }
-    }
-    for (size_t p = 0; p < kc && rows < mr; ++p) {
-      for (size_t i = rows; i < mr; ++i) panel[p * mr + i] = 0.0f;
-    }
-  }
-}
-
-// op(B)[p0:p0+kc, j0:j0+nc] -> bp
-void packB(bool transB, const float* b, size_t ldb, size_t p0, size_t kc, size_t j0, size_t nc,
-           size_t nr, float* bp) {
-  for (size_t jr = 0; jr < nc; jr += nr) {
-    const size_t cols = std::min(nr, nc - jr);
-    float* panel = bp + jr * kc;
-    if (!transB) {  // B is (k,n): row p of op(B) is contiguous
-      for (size_t p = 0; p < kc; ++p) {
-        const float* src = b + (p0 + p) * ldb + j0 + jr;
-        for (size_t j = 0; j < cols; ++j) panel[p * nr + j] = src[j];
-        for (size_t j = cols; j < nr; ++j) panel[p * nr + j] = 0.0f;
-      }
-    } else {  // B is (n,k): column j of op(B) is contiguous
-      for (size_t j = 0; j < cols; ++j) {
-        const float* src = b + (j0 + jr + j) * ldb + p0;
-        for (size_t p = 0; p < kc; ++p) panel[p * nr + j] = src[p];
-      }
-      for (size_t p = 0; p < kc && cols < nr; ++p) {
-        for (size_t j = cols; j < nr; ++j) panel[p * nr + j] = 0.0f;
-      }
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The driver.
+// ---- the problem -----------------------------------------------------------------------------
 
 struct Problem {
   bool transA, transB;
@@ -220,58 +81,136 @@ struct Problem {
   size_t ldc;
 };
 
-// Packing buffers, one pair per thread, grown on demand and reused across calls.
-thread_local std::vector<float> t_packedA;
-thread_local std::vector<float> t_packedB;
+// Up to this many multiply-adds an operand that is already k-major is read in place: its panels
+// are then reused too few times, or are too small, for packing to pay (measured with
+// bench/gemm_bench.cc on the MLP shapes of bench/gemm-shapes.json).
+constexpr double kInPlaceMaxMacs = 64.0 * 1024 * 1024;
 
-// C[i0:i1, j0:j1] for the whole of k, on the calling thread.
-void gemmTile(const MicroKernel& uk, const Problem& pr, size_t i0, size_t i1, size_t j0,
-              size_t j1) {
+double macs(const Problem& pr) {
+  return static_cast<double>(pr.m) * static_cast<double>(pr.n) * static_cast<double>(pr.k);
+}
+
+// Whether op(A) / op(B) go through a packed buffer: always when stored the other way round
+// (the micro-kernel reads k-major panels), and for large problems, where packed panels avoid
+// cache-set conflicts of power-of-two leading dimensions and TLB misses.
+bool packsA(const Problem& pr) { return !pr.transA || macs(pr) > kInPlaceMaxMacs; }
+bool packsB(const Problem& pr) { return pr.transB || macs(pr) > kInPlaceMaxMacs; }
+
+// ---- packing ---------------------------------------------------------------------------------
+// Ap holds ceil(mc/mr) panels of kc x mr floats, Bp ceil(nc/nr) panels of kc x nr floats, in the
+// layouts of the micro-kernel contract (as = mr, bs = nr). Rows (columns) past an edge are left
+// as they are: the micro-kernel never reads them.
+
+// op(A)[i0:i0+mc, p0:p0+kc] -> ap
+void packA(const GemmIsa& uk, const Problem& pr, size_t i0, size_t mc, size_t p0, size_t kc,
+           float* ap) {
+  const size_t mr = uk.mr;
+  for (size_t ir = 0; ir < mc; ir += mr) {
+    const size_t rows = std::min(mr, mc - ir);
+    float* panel = ap + ir * kc;
+    if (!pr.transA) {  // A is (m,k): row i of op(A) is contiguous
+      uk.packTransposed(rows, kc, pr.a + (i0 + ir) * pr.lda + p0, pr.lda, panel, mr);
+    } else {  // A is (k,m): column p of op(A) is contiguous
+      for (size_t p = 0; p < kc; ++p) {
+        std::memcpy(panel + p * mr, pr.a + (p0 + p) * pr.lda + i0 + ir, rows * sizeof(float));
+      }
+    }
+  }
+}
+
+// op(B)[p0:p0+kc, j0:j0+nc] -> bp
+void packB(const GemmIsa& uk, const Problem& pr, size_t p0, size_t kc, size_t j0, size_t nc,
+           float* bp) {
+  const size_t nr = uk.nr;
+  for (size_t jr = 0; jr < nc; jr += nr) {
+    const size_t cols = std::min(nr, nc - jr);
+    float* panel = bp + jr * kc;
+    if (!pr.transB) {  // B is (k,n): row p of op(B) is contiguous
+      for (size_t p = 0; p < kc; ++p) {
+        std::memcpy(panel + p * nr, pr.b + (p0 + p) * pr.ldb + j0 + jr, cols * sizeof(float));
+      }
+    } else {  // B is (n,k): column j of op(B) is contiguous
+      uk.packTransposed(cols, kc, pr.b + (j0 + jr) * pr.ldb + p0, pr.ldb, panel, nr);
+    }
+  }
+}
+
+// ---- packing buffers -------------------------------------------------------------------------
+
+struct FreeDeleter {
+  void operator()(float* p) const { std::free(p); }
+};
+
+// A 64-byte aligned float buffer that only grows; one per thread and operand, reused across
+// calls. Its size is bounded by the block sizes (mc x kc, kc x nc), never by the matrices.
+class PackBuffer {
+ public:
+  // Room for `count` floats, or nullptr when the allocation fails.
+  float* reserve(size_t count) {
+    if (count <= capacity_) return data_.get();
+    const size_t bytes = roundUp(count * sizeof(float), 64);
+    data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+    capacity_ = data_ ? count : 0;
+    return data_.get();
+  }
+
+ private:
+  std::unique_ptr<float, FreeDeleter> data_;
+  size_t capacity_ = 0;
+};
+
+thread_local PackBuffer t_packA;
+thread_local PackBuffer t_packB;
+
+// ---- the driver ------------------------------------------------------------------------------
+
+// Splits [0, total) into the fewest steps of at most `most`, of equal size rounded up to `unit`,
+// so that k = 784 runs as 2 x 392 rather than 384 + 384 + 16.
+size_t balancedStep(size_t total, size_t most, size_t unit) {
+  return roundUp(ceilDiv(total, ceilDiv(total, most)), unit);
+}
+
+// C[i0:i1, j0:j1] for the whole of k, on the calling thread. False when a packing buffer could
+// not be allocated (nothing of C has been written then).
+bool gemmBlock(const GemmIsa& uk, const Problem& pr, size_t i0, size_t i1, size_t j0, size_t j1) {
   const size_t mr = uk.mr, nr = uk.nr;
-  const size_t ncMax = std::min(uk.nc, roundUp(j1 - j0, nr));
-  const size_t mcMax = std::min(uk.mc, roundUp(i1 - i0, mr));
-  const size_t kcMax = std::min(uk.kc, pr.k);
-  if (t_packedA.size() < mcMax * kcMax) t_packedA.resize(mcMax * kcMax);
-  if (t_packedB.size() < kcMax * ncMax) t_packedB.resize(kcMax * ncMax);
-  float* ap = t_packedA.data();
-  float* bp = t_packedB.data();
-  float edge[kMaxMR * kMaxNR];
+  const bool packedA = packsA(pr), packedB = packsB(pr);
+  const size_t kcStep = balancedStep(pr.k, uk.kc, 1);
+  const size_t mcStep = balancedStep(i1 - i0, uk.mc, mr);
+  const size_t ncStep = balancedStep(j1 - j0, uk.nc, nr);
+  float* ap = packedA ? t_packA.reserve(mcStep * kcStep) : nullptr;
+  float* bp = packedB ? t_packB.reserve(kcStep * ncStep) : nullptr;
+  if ((packedA && ap == nullptr) || (packedB && bp == nullptr)) return false;
 
-  for (size_t jc = j0; jc < j1; jc += uk.nc) {
-    const size_t nc = std::min(uk.nc, j1 - jc);
-    for (size_t pc = 0; pc < pr.k; pc += uk.kc) {
-      const size_t kc = std::min(uk.kc, pr.k - pc);
+  for (size_t jc = j0; jc < j1; jc += ncStep) {
+    const size_t nc = std::min(ncStep, j1 - jc);
+    for (size_t pc = 0; pc < pr.k; pc += kcStep) {
+      const size_t kc = std::min(kcStep, pr.k - pc);
       const float beta = pc == 0 ? pr.beta : 1.0f;  // later k blocks accumulate
-      packB(pr.transB, pr.b, pr.ldb, pc, kc, jc, nc, nr, bp);
-      for (size_t ic = i0; ic < i1; ic += uk.mc) {
-        const size_t mc = std::min(uk.mc, i1 - ic);
-        packA(pr.transA, pr.a, pr.lda, ic, mc, pc, kc, mr, ap);
+      if (packedB) packB(uk, pr, pc, kc, jc, nc, bp);
+      // B panel jr starts at bBase + jr * bPanelStride; row p of it at + p * bs.
+      const float* bBase = packedB ? bp : pr.b + pc * pr.ldb + jc;
+      const size_t bs = packedB ? nr : pr.ldb;
+      const size_t bPanelStride = packedB ? kc : 1;
+      for (size_t ic = i0; ic < i1; ic += mcStep) {
+        const size_t mc = std::min(mcStep, i1 - ic);
+        if (packedA) packA(uk, pr, ic, mc, pc, kc, ap);
+        const float* aBase = packedA ? ap : pr.a + pc * pr.lda + ic;
+        const size_t as = packedA ? mr : pr.lda;
+        const size_t aPanelStride = packedA ? kc : 1;
         for (size_t jr = 0; jr < nc; jr += nr) {
           const size_t cols = std::min(nr, nc - jr);
+          const float* bPanel = bBase + jr * bPanelStride;
           for (size_t ir = 0; ir < mc; ir += mr) {
             const size_t rows = std::min(mr, mc - ir);
-            float* ct = pr.c + (ic + ir) * pr.ldc + jc + jr;
-            const float* apPanel = ap + ir * kc;
-            const float* bpPanel = bp + jr * kc;
-            if (rows == mr && cols == nr) {
-              uk.run(kc, apPanel, bpPanel, ct, pr.ldc, pr.alpha, beta);
-              continue;
-            }
-            uk.run(kc, apPanel, bpPanel, edge, nr, 1.0f, 0.0f);
-            for (size_t i = 0; i < rows; ++i) {
-              float* crow = ct + i * pr.ldc;
-              const float* erow = edge + i * nr;
-              if (beta == 0.0f) {
-                for (size_t j = 0; j < cols; ++j) crow[j] = pr.alpha * erow[j];
-              } else {
-                for (size_t j = 0; j < cols; ++j) crow[j] = pr.alpha * erow[j] + beta * crow[j];
-              }
-            }
+            uk.kernel(rows, cols, kc, aBase + ir * aPanelStride, as, bPanel, bs,
+                      pr.c + (ic + ir) * pr.ldc + jc + jr, pr.ldc, pr.alpha, beta);
           }
         }
       }
     }
   }
+  return true;
 }
 
 // C = beta * C, the whole product when k == 0 or alpha == 0 (BLAS's quick return).
@@ -287,7 +226,40 @@ void scaleC(size_t m, size_t n, float beta, float* c, size_t ldc) {
 }
 
 // Below this many multiply-adds a problem runs on one thread: waking the pool costs more.
-constexpr double kParallelMinMacs = 1 << 20;
+constexpr double kParallelMinMacs = 256.0 * 1024;
+
+// Cost of packing one float, in multiply-adds of the micro-kernel (a load and a store per
+// float against ~32 multiply-adds per cycle): used to weigh a split that packs an operand twice.
+constexpr double kPackCostMacs = 16.0;
+
+// How C is split over threads: a grid of rowBlocks x colBlocks blocks, one per thread.
+struct Split {
+  size_t rowBlocks, colBlocks, rowsPer, colsPer;
+};
+
+// The grid with the least cost for its slowest thread: its multiply-adds (in whole micro-tiles,
+// so ragged edges count) plus the operands it packs. Splitting rows makes every thread pack all
+// of op(B); splitting columns, all of op(A).
+Split chooseSplit(const GemmIsa& uk, const Problem& pr, size_t threads) {
+  const bool packedA = packsA(pr), packedB = packsB(pr);
+  const size_t rowTiles = ceilDiv(pr.m, uk.mr), colTiles = ceilDiv(pr.n, uk.nr);
+  Split best{1, 1, pr.m, pr.n};
+  double bestCost = -1;
+  for (size_t rowBlocks = 1; rowBlocks <= threads && rowBlocks <= rowTiles; ++rowBlocks) {
+    const size_t colBlocks = std::min(threads / rowBlocks, colTiles);
+    const size_t rowsPer = ceilDiv(rowTiles, rowBlocks) * uk.mr;
+    const size_t colsPer = ceilDiv(colTiles, colBlocks) * uk.nr;
+    const double k = static_cast<double>(pr.k);
+    const double cost = static_cast<double>(rowsPer) * static_cast<double>(colsPer) * k +
+                        kPackCostMacs * k * ((packedA ? rowsPer : 0) + (packedB ? colsPer : 0)) -
+                        1e-3 * static_cast<double>(rowBlocks * colBlocks);  // ties: more threads
+    if (bestCost < 0 || cost < bestCost) {
+      bestCost = cost;
+      best = {ceilDiv(pr.m, rowsPer), ceilDiv(pr.n, colsPer), rowsPer, colsPer};
+    }
+  }
+  return best;
+}
 
 }  // namespace
 
@@ -296,27 +268,23 @@ void sgemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, 
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == 0.0f) return scaleC(m, n, beta, c, ldc);
 
-  const MicroKernel& uk = kernel();
+  const GemmIsa& uk = isa();
   const Problem pr{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
   const size_t threads = static_cast<size_t>(getThreads());
-  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  if (threads <= 1 || macs < kParallelMinMacs) return gemmTile(uk, pr, 0, m, 0, n);
-
-  // Split C into one band per thread, across rows or across columns, whichever gives more
-  // bands (rows on a tie: the threads then share nothing they write, and each packs all of B).
-  const size_t rowsPer = roundUp((m + threads - 1) / threads, uk.mr);
-  const size_t colsPer = roundUp((n + threads - 1) / threads, uk.nr);
-  const size_t rowBands = (m + rowsPer - 1) / rowsPer;
-  const size_t colBands = (n + colsPer - 1) / colsPer;
-  if (rowBands >= colBands) {
-    parallel_for(rowBands, [&](size_t t) {
-      gemmTile(uk, pr, t * rowsPer, std::min(m, (t + 1) * rowsPer), 0, n);
-    });
-  } else {
-    parallel_for(colBands, [&](size_t t) {
-      gemmTile(uk, pr, 0, m, t * colsPer, std::min(n, (t + 1) * colsPer));
-    });
-  }
+  const Split split = threads <= 1 || macs(pr) < kParallelMinMacs
+                          ? Split{1, 1, m, n}
+                          : chooseSplit(uk, pr, threads);
+  parallel_for(split.rowBlocks * split.colBlocks, [&](size_t block) {
+    const size_t i0 = block / split.colBlocks * split.rowsPer;
+    const size_t j0 = block % split.colBlocks * split.colsPer;
+    const size_t i1 = std::min(m, i0 + split.rowsPer), j1 = std::min(n, j0 + split.colsPer);
+    if (!gemmBlock(uk, pr, i0, i1, j0, j1)) {
+      // Out of memory for the packing buffers (a few MB): the unblocked loops need none.
+      sgemm_reference(transA, transB, i1 - i0, j1 - j0, k, alpha,
+                      transA ? a + i0 : a + i0 * lda, lda, transB ? b + j0 * ldb : b + j0, ldb,
+                      beta, c + i0 * ldc + j0, ldc);
+    }
+  });
 }
 
 void sgemm_reference(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha,
@@ -339,6 +307,11 @@ void sgemm_reference(bool transA, bool transB, size_t m, size_t n, size_t k, flo
   }
 }
 
-const char* sgemm_kernel_name() { return kernel().name; }
+const char* sgemm_kernel_name() { return isa().name; }
+
+GemmBlockSizes sgemm_block_sizes() {
+  const GemmIsa& uk = isa();
+  return {uk.mr, uk.nr, uk.mc, uk.kc, uk.nc};
+}
 
 }  // namespace digitnet

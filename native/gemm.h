@@ -10,7 +10,7 @@
 
 namespace digitnet {
 
-// The fast path: cache-blocked, packed, multi-threaded over tiles of C through parallel_for.
+// The fast path: cache-blocked, packed, multi-threaded over blocks of C through parallel_for.
 void sgemm(bool transA, bool transB, std::size_t m, std::size_t n, std::size_t k, float alpha,
            const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
            std::size_t ldc);
@@ -20,8 +20,15 @@ void sgemm_reference(bool transA, bool transB, std::size_t m, std::size_t n, std
                      float alpha, const float* a, std::size_t lda, const float* b,
                      std::size_t ldb, float beta, float* c, std::size_t ldc);
 
-// Name of the micro-kernel sgemm uses on this CPU: "avx512f", "avx2+fma" or "portable".
-// Chosen once, on first use; DIGITNET_GEMM_KERNEL (same names) forces a supported one.
+// Name of the micro-kernel sgemm uses: "avx512", "avx2" or "scalar" (native/gemm_kernels.h).
+// Chosen once, on first use: the best this CPU runs, or the one DIGITNET_ISA names; a value the
+// CPU cannot run, or an unknown one, falls back to the best with a warning on stderr.
 const char* sgemm_kernel_name();
+
+// The block sizes of that micro-kernel (native/gemm_kernels.h), for tests at their edges.
+struct GemmBlockSizes {
+  std::size_t mr, nr, mc, kc, nc;
+};
+GemmBlockSizes sgemm_block_sizes();
 
 }  // namespace digitnet

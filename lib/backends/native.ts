@@ -44,16 +44,26 @@ export interface BindingModule {
   /** Clamps n to the addon's maximum (`nativeInfo().maxThreads`). */
   setThreads(n: number): void;
   getThreads(): number;
-  /** Build facts for `digitnet doctor`: the gemm micro-kernel chosen for this CPU. */
-  nativeInfo(): { gemmKernel: 'avx512f' | 'avx2+fma' | 'portable'; maxThreads: number };
+  /** Build facts for `digitnet doctor`: the gemm micro-kernel chosen for this CPU (or by DIGITNET_ISA). */
+  nativeInfo(): { gemmKernel: GemmKernelName; gemmBlocks: GemmBlockSizes; maxThreads: number };
+}
+
+/** The sgemm micro-kernels (native/gemm_*.cc); `DIGITNET_ISA` takes the same names. */
+export type GemmKernelName = 'avx512' | 'avx2' | 'scalar';
+
+/** sgemm block sizes (BLIS's names): register tile mr x nr, cache blocks mc, kc, nc. */
+export interface GemmBlockSizes {
+  mr: number; nr: number; mc: number; kc: number; nc: number;
 }
 
 /** Facts about the loaded addon, for `digitnet doctor`. */
 export interface NativeInfo {
   /** Absolute path of the `.node` file that was loaded. */
   path: string;
-  /** The gemm micro-kernel chosen at run time for this CPU. */
-  gemmKernel: string;
+  /** The gemm micro-kernel chosen at run time for this CPU (or by DIGITNET_ISA). */
+  gemmKernel: GemmKernelName;
+  /** Its block sizes. */
+  gemmBlocks: GemmBlockSizes;
   /** The most threads `setThreads` accepts before clamping. */
   maxThreads: number;
 }

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ActivationName, Backend } from '../backend';
+import { firstLine, noBuildReason, NativeUnavailableError, remedy } from './native-missing';
 
 /** What `native/addon.cc` exports. Every kernel validates its arguments as lib/backend.ts says. */
 export interface BindingModule {
@@ -60,6 +61,8 @@ export interface GemmBlockSizes {
 export interface NativeInfo {
   /** Absolute path of the `.node` file that was loaded. */
   path: string;
+  /** `prebuild` (shipped in the package's prebuilds/), `local build` (compiled at install), or `DIGITNET_ADDON`. */
+  source: 'prebuild' | 'local build' | 'DIGITNET_ADDON';
   /** The gemm micro-kernel chosen at run time for this CPU (or by DIGITNET_ISA). */
   gemmKernel: GemmKernelName;
   /** Its block sizes. */
@@ -68,7 +71,7 @@ export interface NativeInfo {
   maxThreads: number;
 }
 
-let loaded: { binding: BindingModule; path: string } | undefined;
+let loaded: { binding: BindingModule; path: string; source: NativeInfo['source'] } | undefined;
 
 /** The package root: the nearest directory above this file that holds package.json (works from lib/ and dist/). */
 function packageRoot(): string {
@@ -81,31 +84,40 @@ function packageRoot(): string {
   }
 }
 
-function loadBinding(): { binding: BindingModule; path: string } {
+/**
+ * Loads the addon once: `$DIGITNET_ADDON` when set (e.g. the sanitizer build), else what
+ * node-gyp-build finds (build/Release first, then a matching prebuilds/<platform>-<arch>/ file).
+ * Throws a NativeUnavailableError that says why it is missing and how to get it.
+ */
+function loadBinding(): { binding: BindingModule; path: string; source: NativeInfo['source'] } {
   if (loaded) return loaded;
-  let root = '(unknown)';
-  try {
-    root = packageRoot();
+  const fromEnv = process.env.DIGITNET_ADDON;
+  let file: string;
+  if (fromEnv) {
+    file = path.resolve(fromEnv);
+  } else {
+    const root = packageRoot();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
-    // DIGITNET_ADDON names a specific build (e.g. the sanitizer build) instead of the usual lookup.
-    const file = process.env.DIGITNET_ADDON ? path.resolve(process.env.DIGITNET_ADDON) : nodeGypBuild.resolve(root);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    loaded = { binding: require(file) as BindingModule, path: file };
-    return loaded;
-  } catch (err) {
-    const reason = (err as Error).message.trim().split('\n').join('\n    ');
-    throw new Error(
-      `digitnet: the native addon could not be loaded from ${root}.\n` +
-        `  Reason: ${reason}\n` +
-        '  Possible solutions:\n' +
-        '  - Build it: install python3, make and a C++17 compiler (g++ or clang++; Xcode command line tools\n' +
-        '    on macOS; Visual Studio Build Tools with "Desktop development with C++" on Windows), then run\n' +
-        '    `npm rebuild digitnet` in your project, or `npx node-gyp rebuild` in the digitnet package.\n' +
-        '  - Or use the pure TypeScript backend: DIGITNET_BACKEND=ts, or getBackend(\'ts\').',
-      { cause: err },
-    );
+    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+    try {
+      file = nodeGypBuild.resolve(root);
+    } catch (err) {
+      throw new NativeUnavailableError(noBuildReason(root), remedy(), { cause: err });
+    }
   }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded = { binding: require(file) as BindingModule, path: file, source: fromEnv ? 'DIGITNET_ADDON' : addonSource(file) };
+  } catch (err) {
+    const which = fromEnv ? `the addon named by DIGITNET_ADDON (${file})` : file;
+    throw new NativeUnavailableError(`${which} failed to load (${firstLine((err as Error).message)})`, remedy(), { cause: err });
+  }
+  return loaded;
+}
+
+/** Whether node-gyp-build found a prebuild shipped in the package or a local compile (build/Release). */
+function addonSource(file: string): 'prebuild' | 'local build' {
+  return file.split(path.sep).includes('prebuilds') ? 'prebuild' : 'local build';
 }
 
 /** Reads DIGITNET_THREADS: unset or empty means the addon's default (all cores). */
@@ -149,8 +161,8 @@ export function loadNativeBackend(): Backend {
 
 /** Where the addon was loaded from and what it chose for this CPU; loads it if needed. */
 export function nativeInfo(): NativeInfo {
-  const { binding, path: file } = loadBinding();
-  return { path: file, ...binding.nativeInfo() };
+  const { binding, path: file, source } = loadBinding();
+  return { path: file, source, ...binding.nativeInfo() };
 }
 
 /** The raw addon, for parity tests against its reference kernels (e.g. `gemmReference`). */

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { benchCommand } from './bench';
+import { doctorCommand } from './doctor';
 import { evalCommand } from './eval';
 import { predictCommand } from './predict';
 import { trainCommand } from './train';
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<CommandResult>> = {
   train: trainCommand,
   eval: evalCommand,
   predict: predictCommand,
+  doctor: doctorCommand,
   bench: benchCommand,
 };
 
@@ -21,6 +23,7 @@ Commands:
   train     train a network on MNIST and report its test accuracy
   eval      evaluate a saved model on the MNIST test set
   predict   classify images from IDX files with a saved model
+  doctor    show what this installation runs on: backend and where it loaded from, CPU, data
   bench     time the native and TypeScript backends (GEMM and training epochs)
 
 Every command takes --json (one JSON object on stdout) and --help.`;

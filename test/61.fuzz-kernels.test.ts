@@ -1,0 +1,175 @@
+/**
+ * Kernel fuzzing: every function of the native addon and of the TypeScript backend, called with
+ * random argument lists (wrong types, negative / fractional / huge / NaN sizes, short buffers,
+ * labels and indices out of range, missing and extra arguments). The only acceptable failures are
+ * a TypeError or RangeError that names the kernel; nothing may be written outside the buffers
+ * passed in (each buffer sits between guard bytes that are checked after the call). Under the
+ * sanitizer build (.ci/run) a read or write past a buffer aborts the run instead.
+ *
+ * Seeded and bounded: the same cases run every time.
+ */
+import fc from 'fast-check';
+import { getBackend } from '../lib/backends';
+import { nativeBinding } from '../lib/backends/native';
+import { nativeSkipReason } from './backends';
+import { SIGNATURES, type Kind } from './kernel-signatures';
+
+const SEED = 20261125;
+const RUNS_PER_FUNCTION = 1000;
+/** Bytes of guard before and after every buffer: enough for a few elements of any type. */
+const GUARD = 64;
+const GUARD_BYTE = 0xa5;
+
+type TypedArrayName = 'Float32Array' | 'Uint8Array' | 'Uint32Array' | 'Float64Array' | 'Int32Array' | 'Uint8ClampedArray';
+const TYPED_ARRAYS = { Float32Array, Uint8Array, Uint32Array, Float64Array, Int32Array, Uint8ClampedArray };
+
+/** A typed array to build fresh for each call (fast-check may replay a case while shrinking). */
+class BufferSpec {
+  constructor(
+    readonly type: TypedArrayName,
+    readonly values: number[],
+  ) {}
+}
+
+/** A buffer as a view between guard bytes, and a check that the guards are intact. */
+function guarded(spec: BufferSpec): { view: ArrayBufferView; intact: () => boolean } {
+  const Type = TYPED_ARRAYS[spec.type];
+  const bytes = new Uint8Array(2 * GUARD + spec.values.length * Type.BYTES_PER_ELEMENT).fill(GUARD_BYTE);
+  const view = new Type(bytes.buffer, GUARD, spec.values.length);
+  view.set(spec.values);
+  const end = GUARD + view.byteLength;
+  const intact = (): boolean => bytes.subarray(0, GUARD).every((b) => b === GUARD_BYTE) && bytes.subarray(end).every((b) => b === GUARD_BYTE);
+  return { view, intact };
+}
+
+/** Values of the wrong type for any parameter. */
+const junk = fc.constantFrom<unknown>(undefined, null, '3', 3n, {}, [1, 2], Symbol('s'), () => 1, true, new DataView(new ArrayBuffer(8)));
+
+/** Sizes: mostly small valid ones (so that kernels run), sometimes invalid or extreme. */
+const size = fc.oneof(
+  { weight: 12, arbitrary: fc.integer({ min: 0, max: 6 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 7, max: 80 }) },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(-1, -7, -0, 0.5, 2.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 32, 2 ** 52, 2 ** 53, 1e300, Number.MAX_VALUE, Number.MIN_VALUE),
+  },
+  { weight: 1, arbitrary: junk },
+);
+
+const scalar = fc.oneof(
+  { weight: 8, arbitrary: fc.double({ min: -4, max: 4, noNaN: true }) },
+  { weight: 2, arbitrary: fc.constantFrom(0, 1, NaN, Infinity, -Infinity, 1e38, -1e-45) },
+  { weight: 1, arbitrary: junk },
+);
+
+const flag = fc.oneof({ weight: 8, arbitrary: fc.boolean() }, { weight: 1, arbitrary: fc.constantFrom<unknown>(0, 1, 'true', null) });
+
+const activationName = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom('identity', 'relu', 'leaky-relu', 'sigmoid', 'tanh') },
+  { weight: 1, arbitrary: fc.constantFrom<unknown>('softmax', '', 'RELU', 'leaky-relu\0', 0) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
+);
+
+/** Element values per type: floats with NaN and infinities; bytes and indices mostly small, so labels and row indices are sometimes valid. */
+const ELEMENT: Record<'f32' | 'u8' | 'u32', fc.Arbitrary<number>> = {
+  f32: fc.oneof({ weight: 8, arbitrary: fc.double({ min: -8, max: 8, noNaN: true }) }, { weight: 1, arbitrary: fc.constantFrom(NaN, Infinity, -Infinity) }),
+  u8: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 9 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) }),
+  u32: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 12 }) }, { weight: 1, arbitrary: fc.constantFrom(2 ** 31, 2 ** 32 - 1) }),
+};
+const TYPE_OF: Record<'f32' | 'u8' | 'u32', TypedArrayName> = { f32: 'Float32Array', u8: 'Uint8Array', u32: 'Uint32Array' };
+
+/** A buffer of the right type (usually) with 0..48 elements; sometimes of another typed-array type. */
+function buffer(kind: 'f32' | 'u8' | 'u32'): fc.Arbitrary<unknown> {
+  const values = fc.array(ELEMENT[kind], { maxLength: 48 });
+  return fc.oneof(
+    { weight: 10, arbitrary: values.map((v) => new BufferSpec(TYPE_OF[kind], v)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom<TypedArrayName>(...(Object.keys(TYPED_ARRAYS) as TypedArrayName[])), fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 16 }))
+        .map(([type, v]) => new BufferSpec(type, v)),
+    },
+    { weight: 1, arbitrary: junk },
+  );
+}
+
+const ARGUMENT: Record<Kind, fc.Arbitrary<unknown>> = {
+  bool: flag,
+  size,
+  num: scalar,
+  str: activationName,
+  f32: buffer('f32'),
+  u8: buffer('u8'),
+  u32: buffer('u32'),
+};
+
+/** An argument list for `kinds`: usually complete, sometimes cut short or with an extra argument. */
+function argumentList(kinds: Kind[]): fc.Arbitrary<unknown[]> {
+  return fc.tuple(fc.tuple(...kinds.map((kind) => ARGUMENT[kind])), fc.integer({ min: 0, max: 9 }), fc.nat()).map(([args, shape, cut]) => {
+    if (shape === 0) return args.slice(0, cut % (args.length + 1));
+    if (shape === 1) return [...args, 1];
+    return args;
+  });
+}
+
+/** Calls `fn` with the materialised arguments; fails the case unless it returns or throws a clean TypeError / RangeError naming `name`. */
+function callCleanly(name: string, fn: (...args: unknown[]) => unknown, args: unknown[]): void {
+  const buffers = args.map((arg) => (arg instanceof BufferSpec ? guarded(arg) : undefined));
+  const materialised = args.map((arg, i) => buffers[i]?.view ?? arg);
+  try {
+    fn(...materialised);
+  } catch (error) {
+    // Compared by name: errors thrown by the addon come from Node's main realm, not jest's.
+    const { name: kind, message } = error as Error;
+    if ((kind !== 'TypeError' && kind !== 'RangeError') || !String(message).startsWith(`${name}: `)) {
+      throw new Error(`${name} threw ${kind}: ${message}`);
+    }
+  }
+  buffers.forEach((b, i) => {
+    if (b && !b.intact()) throw new Error(`${name} wrote outside argument ${i}`);
+  });
+}
+
+/** One seeded property per function of `functions`. */
+function fuzzEach(functions: Record<string, unknown>, signatures: Record<string, Kind[]>): void {
+  test('every function has a signature to fuzz', () => {
+    const names = Object.keys(functions).filter((name) => typeof functions[name] === 'function');
+    expect(names.sort()).toEqual(Object.keys(signatures).sort());
+  });
+  for (const [name, kinds] of Object.entries(signatures)) {
+    test(`${name}: ${RUNS_PER_FUNCTION} random argument lists give a result or a clean TypeError / RangeError`, () => {
+      const fn = functions[name] as (...args: unknown[]) => unknown;
+      fc.assert(
+        fc.property(argumentList(kinds), (args) => callCleanly(name, fn, args)),
+        { seed: SEED, numRuns: RUNS_PER_FUNCTION },
+      );
+    });
+  }
+}
+
+const backendSignatures: Record<string, Kind[]> = Object.fromEntries(
+  Object.entries(SIGNATURES).map(([name, params]) => [name, params.map(([, kind]) => kind)]),
+);
+
+describe('fuzz: TypeScript backend kernels', () => {
+  const ts = getBackend('ts');
+  fuzzEach(ts as unknown as Record<string, unknown>, backendSignatures);
+});
+
+const nativeReason = nativeSkipReason();
+(nativeReason === undefined ? describe : describe.skip)(
+  `fuzz: native addon functions${nativeReason ? ` (skipped: ${nativeReason})` : ''}`,
+  () => {
+    // The raw addon exports two functions the Backend does not: the reference gemm and build info.
+    const signatures = { ...backendSignatures, gemmReference: backendSignatures.gemm, nativeInfo: [] };
+    const binding = nativeReason === undefined ? nativeBinding() : {};
+    let threads = 1;
+    beforeAll(() => {
+      if (nativeReason === undefined) threads = nativeBinding().getThreads();
+    });
+    afterAll(() => {
+      if (nativeReason === undefined) nativeBinding().setThreads(threads);
+    });
+    fuzzEach(binding as unknown as Record<string, unknown>, signatures);
+  },
+);

@@ -1,0 +1,29 @@
+/**
+ * Each kernel of the Backend contract with its parameters in order, as named in lib/backend.ts,
+ * and what each must be: shared by the validation tests and the kernel fuzzer.
+ */
+import type { Backend } from '../lib/backend';
+
+export type Kernel = Exclude<keyof Backend, 'name'>;
+export type Kind = 'bool' | 'size' | 'num' | 'str' | 'f32' | 'u8' | 'u32';
+
+export const SIGNATURES: Record<Kernel, [name: string, kind: Kind][]> = {
+  gemm: [['transA', 'bool'], ['transB', 'bool'], ['m', 'size'], ['n', 'size'], ['k', 'size'], ['alpha', 'num'],
+    ['a', 'f32'], ['lda', 'size'], ['b', 'f32'], ['ldb', 'size'], ['beta', 'num'], ['c', 'f32'], ['ldc', 'size']],
+  addBias: [['rows', 'size'], ['cols', 'size'], ['x', 'f32'], ['bias', 'f32']],
+  biasGrad: [['rows', 'size'], ['cols', 'size'], ['dy', 'f32'], ['db', 'f32'], ['beta', 'num']],
+  activation: [['kind', 'str'], ['n', 'size'], ['x', 'f32'], ['y', 'f32'], ['slope', 'num'], ['factor', 'num']],
+  activationGrad: [['kind', 'str'], ['n', 'size'], ['y', 'f32'], ['dy', 'f32'], ['dx', 'f32'], ['slope', 'num'],
+    ['factor', 'num']],
+  softmax: [['rows', 'size'], ['cols', 'size'], ['logits', 'f32'], ['probs', 'f32']],
+  softmaxCrossEntropy: [['rows', 'size'], ['cols', 'size'], ['logits', 'f32'], ['labels', 'u8'], ['probs', 'f32'],
+    ['dlogits', 'f32'], ['scale', 'num']],
+  gatherRows: [['src', 'u8'], ['rowLen', 'size'], ['indices', 'u32'], ['offset', 'size'], ['count', 'size'],
+    ['scale', 'num'], ['dst', 'f32']],
+  sgdStep: [['n', 'size'], ['lr', 'num'], ['w', 'f32'], ['g', 'f32']],
+  momentumStep: [['n', 'size'], ['lr', 'num'], ['mu', 'num'], ['w', 'f32'], ['g', 'f32'], ['v', 'f32']],
+  adamStep: [['n', 'size'], ['lr', 'num'], ['beta1', 'num'], ['beta2', 'num'], ['eps', 'num'], ['t', 'size'],
+    ['w', 'f32'], ['g', 'f32'], ['m', 'f32'], ['v', 'f32']],
+  setThreads: [['n', 'size']],
+  getThreads: [],
+};

@@ -1,6 +1,6 @@
 import type { Dense, DenseSpec } from '../layers';
 import type { NetworkConfig } from '../network';
-import { readSafetensors, writeSafetensors, type Tensor } from './safetensors';
+import { ModelFileError, readSafetensors, writeSafetensors, type Tensor } from './safetensors';
 
 /** `__metadata__.format` of digitnet model files. */
 export const MODEL_FORMAT = 'digitnet/1';
@@ -16,11 +16,14 @@ export interface ModelContents {
 
 /**
  * Writes a model as safetensors: `layers.{i}.weight` [out, in] and `layers.{i}.bias` [out] (F32,
- * PyTorch nn.Linear layout), the architecture as JSON in `__metadata__.digitnet`.
+ * PyTorch nn.Linear layout), the architecture as JSON in `__metadata__.digitnet`. Refuses
+ * weights that are not all finite.
  */
-export function writeModel(path: string, config: NetworkConfig, layers: Dense[]): Promise<void> {
+export async function writeModel(path: string, config: NetworkConfig, layers: Dense[]): Promise<void> {
   const { tensors, metadata } = modelTensors(config, layers);
-  return writeSafetensors(path, tensors, metadata);
+  // A diverged network must not replace a good model file: refuse it before writing anything.
+  for (const [name, tensor] of Object.entries(tensors)) checkFinite(path, name, tensor);
+  await writeSafetensors(path, tensors, metadata);
 }
 
 /** The tensors and metadata of a model file (a checkpoint adds its training state to them). */
@@ -39,41 +42,72 @@ export async function readModel(path: string): Promise<ModelContents> {
   return modelContents(path, tensors, metadata);
 }
 
-/** The model in a safetensors file already read (`path` names it in errors); tensors under `TRAINING_STATE_PREFIX` are left to checkpoints. */
+/**
+ * The model in a safetensors file already read (`path` names it in errors); tensors under
+ * `TRAINING_STATE_PREFIX` are left to checkpoints. Everything is checked here, before a network
+ * is built from the architecture: the tensors are exactly the ones it needs (so a corrupt header
+ * cannot make the network larger than the file) and every weight is finite.
+ */
 export function modelContents(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string>): ModelContents {
   if (metadata.format !== MODEL_FORMAT) {
-    throw new Error(`${path}: not a digitnet model (metadata format is ${JSON.stringify(metadata.format)}, expected "${MODEL_FORMAT}")`);
+    throw new ModelFileError(path, `not a digitnet model (metadata format is ${JSON.stringify(metadata.format)}, expected "${MODEL_FORMAT}")`);
   }
   let config: ModelContents['config'];
   try {
     config = JSON.parse(metadata.digitnet ?? '');
   } catch {
-    throw new Error(`${path}: metadata digitnet is not valid JSON`);
+    throw new ModelFileError(path, 'metadata digitnet is not valid JSON');
   }
   if (typeof config !== 'object' || config === null || !Array.isArray(config.layers)) {
-    throw new Error(`${path}: metadata digitnet must be an object with input and layers`);
+    throw new ModelFileError(path, 'metadata digitnet must be an object with input and layers');
   }
+  const weights = layerTensors(path, config, tensors);
   return {
     config,
     assign(layers: Dense[]): void {
-      const expected = new Set<string>();
       layers.forEach((layer, i) => {
-        for (const [name, shape, target] of [
-          [`layers.${i}.weight`, [layer.units, layer.inputs], layer.weight],
-          [`layers.${i}.bias`, [layer.units], layer.bias],
-        ] as const) {
-          expected.add(name);
-          const tensor = tensors.get(name);
-          if (!tensor) throw new Error(`${path}: tensor ${name} is missing`);
-          if (tensor.shape.join('x') !== shape.join('x')) {
-            throw new Error(`${path}: tensor ${name} has shape [${tensor.shape}], the architecture needs [${shape}]`);
-          }
-          target.set(tensor.data);
-        }
+        layer.weight.set(weights[i].weight);
+        layer.bias.set(weights[i].bias);
       });
-      for (const name of tensors.keys()) {
-        if (!expected.has(name) && !name.startsWith(TRAINING_STATE_PREFIX)) throw new Error(`${path}: unexpected tensor ${name} for this architecture`);
-      }
     },
   };
+}
+
+/** Each layer's weight and bias, checked against the shapes the architecture implies and for finiteness. */
+function layerTensors(path: string, config: ModelContents['config'], tensors: Map<string, Tensor>): { weight: Float32Array; bias: Float32Array }[] {
+  let inputs: unknown = config.input;
+  if (!isPositiveInteger(inputs)) throw new ModelFileError(path, `metadata digitnet: input must be a positive integer, got ${JSON.stringify(inputs)}`);
+  const expected = new Set<string>();
+  const weights = config.layers.map((spec, i) => {
+    const units = (spec as { units?: unknown } | null)?.units;
+    if (!isPositiveInteger(units)) throw new ModelFileError(path, `metadata digitnet: layers[${i}].units must be a positive integer, got ${JSON.stringify(units)}`);
+    const tensor = (name: string, shape: number[]): Float32Array => {
+      expected.add(name);
+      const found = tensors.get(name);
+      if (!found) throw new ModelFileError(path, `tensor ${name} is missing`);
+      if (found.shape.join('x') !== shape.join('x')) {
+        throw new ModelFileError(path, `tensor ${name} has shape [${found.shape}], the architecture needs [${shape}]`);
+      }
+      checkFinite(path, name, found);
+      return found.data;
+    };
+    const layer = { weight: tensor(`layers.${i}.weight`, [units, inputs as number]), bias: tensor(`layers.${i}.bias`, [units]) };
+    inputs = units;
+    return layer;
+  });
+  for (const name of tensors.keys()) {
+    if (!expected.has(name) && !name.startsWith(TRAINING_STATE_PREFIX)) throw new ModelFileError(path, `unexpected tensor ${name} for this architecture`);
+  }
+  return weights;
+}
+
+const isPositiveInteger = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n > 0;
+
+/** Throws naming the tensor and the element (row, column) of the first NaN or infinity. */
+function checkFinite(path: string, name: string, { shape, data }: Tensor): void {
+  for (let i = 0; i < data.length; i++) {
+    if (Number.isFinite(data[i])) continue;
+    const at = shape.length === 2 ? `[${Math.floor(i / shape[1])}, ${i % shape[1]}]` : `[${i}]`;
+    throw new ModelFileError(path, `tensor ${name} holds ${data[i]} at ${at}: the weights are corrupt or training diverged`);
+  }
 }

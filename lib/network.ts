@@ -173,6 +173,11 @@ export class Network {
     const labels = new Uint8Array(count);
     const probabilities = new Float32Array(count * classes);
     const order = images instanceof Uint8Array ? sequence(count) : null;
+    if (!order) {
+      // One NaN or infinite input would silently turn its image's probabilities into NaN.
+      const bad = images.subarray(0, count * this.input).findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new RangeError(`predict: images[${bad}] (image ${Math.floor(bad / this.input)}, value ${bad % this.input}) is ${images[bad]}; inputs must be finite`);
+    }
     for (let start = 0; start < count; start += MAX_CHUNK_ROWS) {
       const rows = Math.min(MAX_CHUNK_ROWS, count - start);
       const ws = this.ensureWorkspace(rows);

@@ -13,15 +13,20 @@ const path = require('node:path');
 const root = path.join(__dirname, '..');
 const log = path.join(root, 'build', 'install-error.log');
 
-/** The line of node-gyp's output that names the cause: a missing tool, a compile error, else gyp's own error. */
+/** What went wrong, in one line: a missing tool or a compile error if the output names one, else node-gyp's error message. */
 function summarize(output) {
   const lines = output.split('\n').map((line) => line.trim()).filter((line) => line !== '');
-  const cause =
-    lines.find((line) => /: error:|No such file or directory|: not found|not found: |Could not find any Python/.test(line)) ??
-    lines.find((line) => line.startsWith('gyp ERR! stack Error:')) ??
-    lines[lines.length - 1] ??
-    'node-gyp-build printed nothing';
-  return cause.replace(/^gyp ERR! (stack |find Python )?(Error: )?/, '');
+  // Lines that make, the compiler, the shell or gyp itself printed (node-gyp's own start with a tag).
+  const toolError = lines.find((line) => !/^gyp (info|http|WARN|ERR!) /.test(line) && /error|not found|No such file/i.test(line));
+  if (toolError) return toolError;
+  const start = lines.findIndex((line) => line.startsWith('gyp ERR! stack Error: '));
+  if (start < 0) return lines[lines.length - 1] ?? 'node-gyp-build printed nothing';
+  const message = [];
+  for (const line of lines.slice(start)) {
+    if (!line.startsWith('gyp ERR! stack ') || line.startsWith('gyp ERR! stack at ')) break;
+    message.push(line.replace(/^gyp ERR! stack (Error: )?/, ''));
+  }
+  return message.join(' ').replace(/^not found: (.+)$/, '$1 not found on PATH');
 }
 
 const build = spawnSync(process.execPath, [require.resolve('node-gyp-build/bin.js')], {

@@ -50,11 +50,10 @@ export function noBuildReason(root: string): string {
 
 /** What to install on this platform to compile the addon, and the command that compiles it. */
 export function remedy(platform: NodeJS.Platform = process.platform): string {
-  const toolchain: Partial<Record<NodeJS.Platform, string>> = {
-    linux: 'install a C++ compiler, make and python3 (Debian/Ubuntu: sudo apt-get install build-essential python3)',
-    darwin: 'install the Xcode command line tools (xcode-select --install)',
-    win32: 'install Visual Studio Build Tools with "Desktop development with C++", and Python 3',
+  const buildTools: Partial<Record<NodeJS.Platform, string>> = {
+    linux: 'Debian/Ubuntu: sudo apt-get install build-essential python3',
+    darwin: 'xcode-select --install',
+    win32: 'Visual Studio Build Tools with "Desktop development with C++", and Python 3',
   };
-  const install = toolchain[platform] ?? 'install python3, make and a C++17 compiler';
-  return `To get the native core, ${install}, then run \`npm rebuild digitnet\`.`;
+  return `To get the native core, install build tools (${buildTools[platform] ?? 'python3, make and a C++17 compiler'}), then run \`npm rebuild digitnet\`.`;
 }

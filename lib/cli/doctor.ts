@@ -96,6 +96,15 @@ export async function doctorReport(): Promise<DoctorReport> {
 
 const yesNo = (flag: boolean): string => (flag ? 'yes' : 'no');
 
+/** Facts the addon reports beyond the ones named above (nativeInfo() may grow), one line each. */
+function addonExtras(native: DoctorReport['native']): [string, string][] {
+  if (!native.loaded) return [];
+  const named = new Set(['loaded', 'path', 'source', 'gemmKernel', 'maxThreads']);
+  return Object.entries(native)
+    .filter(([key]) => !named.has(key))
+    .map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]);
+}
+
 /** The report as aligned lines of text. */
 export function formatDoctorReport(report: DoctorReport): string {
   const { native, cpu, dataset } = report;
@@ -110,9 +119,10 @@ export function formatDoctorReport(report: DoctorReport): string {
       ? ['native', `loaded from ${native.source}: ${native.path}`]
       : ['native', `unavailable: ${native.reason}${native.remedy ? `\n${' '.repeat(11)}${native.remedy}` : ''}`],
     ['gemm', native.loaded ? `${native.gemmKernel} micro-kernel, up to ${native.maxThreads} threads` : 'none (native core not loaded)'],
+    ...addonExtras(native),
     ['threads', report.threads === null ? 'none' : String(report.threads)],
     ['cpu', `${cpu.model}, ${cpu.cores} logical core(s); ${features}`],
-    ['dataset', dataset.found ? `${dataset.dir} (${dataset.from})` : `not found: ${dataset.error}`],
+    ['dataset', dataset.found ? `${dataset.dir} (from ${dataset.from})` : `not found: ${dataset.error}`],
   ];
   return lines.map(([key, value]) => `${key.padEnd(10)} ${value}`).join('\n');
 }

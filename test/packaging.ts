@@ -35,13 +35,14 @@ export function describeRun(what: string, result: Run): string {
 
 /**
  * This environment without the `npm_*` variables of an enclosing `npm test` (they describe this
- * package, not the temporary project), with node-gyp pointed at the local Node headers when
+ * package, not the temporary project) or `DIGITNET_*` settings (a fresh install runs with its
+ * defaults), with node-gyp pointed at the local Node headers when
  * they exist, so no compile downloads them. An override of `undefined` removes the variable.
  */
 export function cleanEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (!key.toLowerCase().startsWith('npm_')) env[key] = value;
+    if (!/^(npm_|DIGITNET_)/i.test(key)) env[key] = value;
   }
   const nodedir = dirname(dirname(process.execPath));
   if (existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = nodedir;

@@ -34,7 +34,7 @@ def operand(rng, rows, cols, transposed):
     return rng.standard_normal((rows, cols), dtype=np.float32)
 
 
-def time_shape(shape, min_seconds, repeats):
+def time_shape(shape, min_seconds, repeats, clock):
     """Median GFLOPS of C = op(A) op(B) (numpy matmul into a preallocated C, so no allocation is timed)."""
     rng = np.random.default_rng(1)
     m, n, k = shape["m"], shape["n"], shape["k"]
@@ -45,19 +45,19 @@ def time_shape(shape, min_seconds, repeats):
     # Calls per timed run: enough to last min_seconds, so timer resolution does not matter.
     calls = 1
     while True:
-        start = time.perf_counter()
+        start = clock()
         for _ in range(calls):
             np.matmul(a, b, out=c)
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
         if elapsed >= min_seconds:
             break
         calls *= 2
     runs = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(calls):
             np.matmul(a, b, out=c)
-        runs.append((time.perf_counter() - start) / calls)
+        runs.append((clock() - start) / calls)
     return 2.0 * m * n * k / statistics.median(runs) / 1e9
 
 
@@ -73,7 +73,7 @@ def compare(args):
     shapes = []
     for rnd in range(args.rounds):
         for threads in args.threads.split(","):
-            common = ["--shapes", args.shapes, "--repeats", str(args.repeats),
+            common = ["--shapes", args.shapes, "--repeats", str(args.repeats), "--clock", args.clock,
                       "--min-seconds", str(args.min_seconds)] + (["--only", args.only] if args.only else [])
             ours = run_json([args.compare, "--json", "--threads", threads] + common)
             env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
@@ -101,6 +101,8 @@ def main():
     parser.add_argument("--only", help="time only the shapes whose name contains this text")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per shape (median reported)")
     parser.add_argument("--min-seconds", type=float, default=0.02, help="least duration of one timed run")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: divide by the process's CPU time (kernel efficiency on a shared machine)")
     parser.add_argument("--compare", metavar="GEMM_BENCH", help="path of bench/gemm_bench to compare with")
     parser.add_argument("--threads", default="1,2", help="with --compare: thread counts, comma-separated")
     parser.add_argument("--rounds", type=int, default=5, help="with --compare: alternating rounds (median)")
@@ -115,7 +117,8 @@ def main():
     threads = int(os.environ.get("OPENBLAS_NUM_THREADS", "0")) or os.cpu_count()
     rows = []
     for shape in shapes:
-        gflops = time_shape(shape, args.min_seconds, args.repeats)
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        gflops = time_shape(shape, args.min_seconds, args.repeats, clock)
         rows.append({**shape, "backend": "openblas", "threads": threads, "gflops": round(gflops, 1)})
         if not args.json:
             print(f"{shape['name']:<28} {shape['m']:>5} {shape['n']:>5} {shape['k']:>5} "

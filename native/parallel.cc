@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -15,7 +16,16 @@ namespace {
 // parallel_for then runs serially instead of re-entering the pool.
 thread_local bool t_in_region = false;
 
+// DIGITNET_THREADS when it is a whole number >= 1 (so programs without Node, such as
+// bench/gemm_bench, honour it too; lib/backends/native.ts rejects other values with an error),
+// else every core.
 int defaultThreads() {
+  const char* env = std::getenv("DIGITNET_THREADS");
+  if (env != nullptr && *env != '\0') {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    if (*end == '\0' && n >= 1) return static_cast<int>(std::min<long>(n, kMaxThreads));
+  }
   const unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : static_cast<int>(std::min<unsigned>(hw, kMaxThreads));
 }

@@ -19,7 +19,8 @@ constexpr int kMaxThreads = 256;
 // [1, kMaxThreads]. Waits for a running region to finish. Workers start lazily.
 void setThreads(int n);
 
-// The number of threads a parallel region may use; defaults to hardware_concurrency().
+// The number of threads a parallel region may use; defaults to DIGITNET_THREADS when that is a
+// whole number >= 1, else hardware_concurrency().
 int getThreads();
 
 // Calls fn(block) once for every block in [0, nblocks), on up to getThreads() threads, and

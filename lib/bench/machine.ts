@@ -13,6 +13,8 @@ export interface MachineInfo {
   /** Hardware threads available to this process: the "all threads" of the tables. */
   threads: number;
   node: string;
+  /** The 1-minute load average when the run started (Linux, macOS; 0 elsewhere): above `threads`, the figures are pessimistic. */
+  loadAverage: number;
   /** `avx512f`, `avx2+fma` or `portable`; absent without the addon. */
   gemmKernel?: string;
 }
@@ -25,6 +27,7 @@ export function machineInfo(): MachineInfo {
     cpuMHz: first?.speed || procCpuinfoMHz(),
     threads: os.availableParallelism(),
     node: process.version,
+    loadAverage: Math.round(os.loadavg()[0] * 100) / 100,
     ...(nativeAvailable() ? { gemmKernel: nativeInfo().gemmKernel } : {}),
   };
 }

@@ -74,7 +74,8 @@ export function formatReport(report: BenchReport): string {
   const scaled = report.train.some((row) => row.scaledFrom !== undefined);
   return [
     `digitnet bench${report.quick ? ' --quick' : ''}: ${m.cpu}${m.cpuMHz ? ` (${m.cpuMHz} MHz)` : ''}, ${m.threads} threads, node ${m.node}` +
-      (m.gemmKernel ? `, native gemm kernel ${m.gemmKernel}` : ', native addon not built'),
+      (m.gemmKernel ? `, native gemm kernel ${m.gemmKernel}` : ', native addon not built') +
+      `, load average ${m.loadAverage} at start${m.loadAverage > m.threads / 2 ? ' (a busy machine: the figures are pessimistic)' : ''}`,
     '',
     'GEMM, GFLOPS: median (min-max)',
     gemmTable(report.gemm),

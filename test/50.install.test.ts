@@ -24,12 +24,18 @@ const { Network, loadMnist, getBackend } = require('digitnet');
 })();
 `;
 
-/** The ESM entry: named imports, and the same module instance as require('digitnet'). */
+/** The ESM entry: named imports, every CommonJS name, and the same module instance as require('digitnet'). */
 const IMPORT_MJS = `
 import { createRequire } from 'node:module';
+import * as esm from 'digitnet';
 import { Network, getBackend, loadMnist } from 'digitnet';
 const cjs = createRequire(import.meta.url)('digitnet');
-console.log(JSON.stringify({ network: typeof Network.create, loadMnist: typeof loadMnist, sameInstance: cjs.Network === Network && cjs.getBackend === getBackend }));
+console.log(JSON.stringify({
+  network: typeof Network.create,
+  loadMnist: typeof loadMnist,
+  sameNames: Object.keys(esm).sort().join() === Object.keys(cjs).sort().join(),
+  sameInstance: cjs.Network === Network && cjs.getBackend === getBackend,
+}));
 `;
 
 function skipReason(): string | undefined {
@@ -109,7 +115,7 @@ describeInstall(`npm pack, then install the tarball offline into a fresh project
     expect(training.stderr).toBe('');
     const imported = node(dir, 'import.mjs');
     expect(imported.status).toBe(0);
-    expect(JSON.parse(imported.stdout)).toEqual({ network: 'function', loadMnist: 'function', sameInstance: true });
+    expect(JSON.parse(imported.stdout)).toEqual({ network: 'function', loadMnist: 'function', sameNames: true, sameInstance: true });
     const report = doctor(dir);
     expect(report.backend).toBe('native');
     expect(report.native).toEqual(expect.objectContaining({ loaded: true, source: 'prebuild', path: expect.stringContaining(join('digitnet', 'prebuilds')) }));

@@ -227,8 +227,10 @@ void scaleC(size_t m, size_t n, float beta, float* c, size_t ldc) {
   }
 }
 
-// Below this many multiply-adds a problem runs on one thread: waking the pool costs more.
-constexpr double kParallelMinMacs = 256.0 * 1024;
+// Below this many multiply-adds (10 us of one core at ~100 GFLOPS) a problem runs on one thread:
+// waking a pool thread takes microseconds, and at 2 threads the 256 x 10 x 128 and 10 x 128 x 256
+// shapes (330 K multiply-adds) ran slower than on one.
+constexpr double kParallelMinMacs = 1024.0 * 1024;
 
 // Cost of packing one float, in multiply-adds of the micro-kernel (a load and a store per
 // float against ~32 multiply-adds per cycle): used to weigh a split that packs an operand twice.

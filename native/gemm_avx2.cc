@@ -41,10 +41,15 @@ __attribute__((target("avx2,fma"))) void tile(size_t cols, size_t kc, const floa
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_ps();
   }
+  // vmaskmovps is slower than a plain load on some CPUs: only a partial last vector uses it
+  // (the test is loop-invariant, and GCC unswitches the loop on it).
+  const bool full = cols == 8 * V;
   for (size_t p = 0; p < kc; ++p) {
     __m256 bv[V];
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) bv[v] = _mm256_maskload_ps(b + 8 * v, mask[v]);
+    for (int v = 0; v < V; ++v) {
+      bv[v] = full || v < V - 1 ? _mm256_loadu_ps(b + 8 * v) : _mm256_maskload_ps(b + 8 * v, mask[v]);
+    }
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
       const __m256 ai = _mm256_broadcast_ss(a + i);

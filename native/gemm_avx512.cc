@@ -37,10 +37,15 @@ __attribute__((target("avx512f"))) void tile(size_t cols, size_t kc, const float
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
   }
+  // Only a partial last vector needs the masked load (the test is loop-invariant, and GCC
+  // unswitches the loop on it).
+  const bool full = cols == 16 * V;
   for (size_t p = 0; p < kc; ++p) {
     __m512 bv[V];
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], b + 16 * v);
+    for (int v = 0; v < V; ++v) {
+      bv[v] = full || v < V - 1 ? _mm512_loadu_ps(b + 16 * v) : _mm512_maskz_loadu_ps(mask[v], b + 16 * v);
+    }
 #pragma GCC unroll 16
     for (int i = 0; i < R; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);

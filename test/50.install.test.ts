@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanEnv, describeRun, npm, run, stageRepo, toolsOnPath, writeConsumer, type Run } from './packaging';
+import { cleanEnv, describeRun, localNodeHeaders, npm, run, stageRepo, toolsOnPath, writeConsumer, type Run } from './packaging';
 
 const SLOW_MS = 240_000;
 const BUILD_TOOLS = ['make', 'c++', 'g++', 'gcc', 'cc', 'clang', 'clang++'];
@@ -41,6 +41,7 @@ console.log(JSON.stringify({
 function skipReason(): string | undefined {
   if (process.platform === 'win32') return 'POSIX shell tools are used to stage and to hide the compiler';
   if (!toolsOnPath(['make']).length || !toolsOnPath(['c++', 'g++', 'clang++']).length) return 'no make or C++ compiler: npm pack compiles the prebuild';
+  if (!localNodeHeaders()) return `no Node headers in ${process.execPath}'s prefix: the compiles would download them`;
   return undefined;
 }
 

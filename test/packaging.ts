@@ -44,13 +44,19 @@ export function cleanEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   for (const [key, value] of Object.entries(process.env)) {
     if (!/^(npm_|DIGITNET_)/i.test(key)) env[key] = value;
   }
-  const nodedir = dirname(dirname(process.execPath));
-  if (existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = nodedir;
+  const nodedir = localNodeHeaders();
+  if (nodedir) env.npm_config_nodedir = nodedir;
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) delete env[key];
     else env[key] = value;
   }
   return env;
+}
+
+/** The install prefix of this node when its headers are there (include/node), for node-gyp's `nodedir`. */
+export function localNodeHeaders(): string | undefined {
+  const prefix = dirname(dirname(process.execPath));
+  return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined;
 }
 
 /** The path of npm's JavaScript entry, so that npm runs even with a PATH that lacks it. */

@@ -22,7 +22,7 @@ export class NativeUnavailableError extends Error {
  * Where scripts/install.js keeps node-gyp's output when compiling fails, relative to the package
  * root; its first line is a one-line summary of the failure.
  */
-export const INSTALL_LOG = path.join('build', 'install-error.log');
+const INSTALL_LOG = path.join('build', 'install-error.log');
 
 /** The first non-empty line of a message. */
 export function firstLine(text: string): string {

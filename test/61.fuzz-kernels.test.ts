@@ -1,10 +1,10 @@
 /**
  * Kernel fuzzing: every function of the native addon and of the TypeScript backend, called with
- * random argument lists (wrong types, negative / fractional / huge / NaN sizes, short buffers,
- * labels and indices out of range, missing and extra arguments). The only acceptable failures are
- * a TypeError or RangeError that names the kernel; nothing may be written outside the buffers
- * passed in (each buffer sits between guard bytes that are checked after the call). Under the
- * sanitizer build (.ci/run) a read or write past a buffer aborts the run instead.
+ * random argument lists (wrong types, negative / fractional / huge / NaN sizes, short or detached
+ * buffers, labels and indices out of range, missing and extra arguments). The only acceptable
+ * failures are a TypeError or RangeError that names the kernel; nothing may be written outside
+ * the buffers passed in (each buffer sits between guard bytes that are checked after the call).
+ * Under the sanitizer build (.ci/run) a read or write past a buffer aborts the run instead.
  *
  * Seeded and bounded: the same cases run every time.
  */
@@ -23,11 +23,15 @@ const GUARD_BYTE = 0xa5;
 type TypedArrayName = 'Float32Array' | 'Uint8Array' | 'Uint32Array' | 'Float64Array' | 'Int32Array' | 'Uint8ClampedArray';
 const TYPED_ARRAYS = { Float32Array, Uint8Array, Uint32Array, Float64Array, Int32Array, Uint8ClampedArray };
 
-/** A typed array to build fresh for each call (fast-check may replay a case while shrinking). */
+/**
+ * A typed array to build fresh for each call (fast-check may replay a case while shrinking);
+ * a detached one (its buffer transferred away) has length 0 and no data.
+ */
 class BufferSpec {
   constructor(
     readonly type: TypedArrayName,
     readonly values: number[],
+    readonly detached = false,
   ) {}
 }
 
@@ -37,6 +41,10 @@ function guarded(spec: BufferSpec): { view: ArrayBufferView; intact: () => boole
   const bytes = new Uint8Array(2 * GUARD + spec.values.length * Type.BYTES_PER_ELEMENT).fill(GUARD_BYTE);
   const view = new Type(bytes.buffer, GUARD, spec.values.length);
   view.set(spec.values);
+  if (spec.detached) {
+    structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+    return { view, intact: () => true };
+  }
   const end = GUARD + view.byteLength;
   const intact = (): boolean => bytes.subarray(0, GUARD).every((b) => b === GUARD_BYTE) && bytes.subarray(end).every((b) => b === GUARD_BYTE);
   return { view, intact };
@@ -78,11 +86,12 @@ const ELEMENT: Record<'f32' | 'u8' | 'u32', fc.Arbitrary<number>> = {
 };
 const TYPE_OF: Record<'f32' | 'u8' | 'u32', TypedArrayName> = { f32: 'Float32Array', u8: 'Uint8Array', u32: 'Uint32Array' };
 
-/** A buffer of the right type (usually) with 0..48 elements; sometimes of another typed-array type. */
+/** A buffer of the right type (usually) with 0..48 elements; sometimes detached, or of another typed-array type. */
 function buffer(kind: 'f32' | 'u8' | 'u32'): fc.Arbitrary<unknown> {
   const values = fc.array(ELEMENT[kind], { maxLength: 48 });
   return fc.oneof(
     { weight: 10, arbitrary: values.map((v) => new BufferSpec(TYPE_OF[kind], v)) },
+    { weight: 1, arbitrary: values.map((v) => new BufferSpec(TYPE_OF[kind], v, true)) },
     {
       weight: 1,
       arbitrary: fc

@@ -274,6 +274,18 @@ describe('writeFileAtomic', () => {
     expect(readdirSync(dir)).toEqual(['taken']);
   });
 
+  test('removes temporary files that killed writers of the same file left, and only those', async () => {
+    const dir = freshDir();
+    const file = join(dir, 'out.bin');
+    // A pid above Linux's maximum (2^22) belongs to no process; this process's own pid is alive.
+    const stale = `.out.bin.${2 ** 22 + 1}.0123456789ab.tmp`;
+    const live = `.out.bin.${process.pid}.0123456789ab.tmp`;
+    const otherTarget = `.other.bin.${2 ** 22 + 1}.0123456789ab.tmp`;
+    for (const name of [stale, live, otherTarget]) writeFileSync(join(dir, name), 'partial');
+    await writeFileAtomic(file, [Uint8Array.of(1)]);
+    expect(readdirSync(dir).sort()).toEqual([live, otherTarget, 'out.bin'].sort());
+  });
+
   test('in a missing directory fails naming the path and its errno code', async () => {
     const file = join(root, 'no-such-dir', 'out.bin');
     const error = (await writeFileAtomic(file, [Uint8Array.of(1)]).catch((e: unknown) => e)) as AtomicWriteError;

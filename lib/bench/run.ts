@@ -43,9 +43,8 @@ export interface TrainRow {
   speedup?: number;
 }
 
-/** Everything `digitnet bench` reports. */
-export interface BenchReport {
-  machine: MachineInfo;
+/** Everything `digitnet bench` reports: the machine's facts, then the rows. */
+export interface BenchReport extends MachineInfo {
   quick: boolean;
   /** What the tables leave implicit: workload, scaling, skipped rows. */
   notes: string[];
@@ -95,7 +94,7 @@ export async function runBench(options: { quick: boolean; progress?: (line: stri
   const threadCounts = [...new Set([1, machine.threads])];
   const notes = workloadNotes(plan, train.count, machine.threads, native !== null);
 
-  const report: BenchReport = { machine, quick: options.quick, notes, gemm: [], train: [] };
+  const report: BenchReport = { ...machine, quick: options.quick, notes, gemm: [], train: [] };
   const threadsBefore = native?.getThreads();
   try {
     for (const shape of shapes) {

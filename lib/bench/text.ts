@@ -68,14 +68,13 @@ function trainTable(rows: TrainRow[]): string {
   return formatTable(['network', 'batch', ...series, ...native.map((s) => `speedup ${s.split(' ')[1]}`)], body);
 }
 
-/** The report as text: machine, GEMM table, training table, notes. */
+/** The report as text: the machine, the GEMM table, the training table, the notes. */
 export function formatReport(report: BenchReport): string {
-  const m = report.machine;
   const scaled = report.train.some((row) => row.scaledFrom !== undefined);
   return [
-    `digitnet bench${report.quick ? ' --quick' : ''}: ${m.cpu}${m.cpuMHz ? ` (${m.cpuMHz} MHz)` : ''}, ${m.threads} threads, node ${m.node}` +
-      (m.gemmKernel ? `, native gemm kernel ${m.gemmKernel}` : ', native addon not built') +
-      `, load average ${m.loadAverage} at start${m.loadAverage > m.threads / 2 ? ' (a busy machine: the figures are pessimistic)' : ''}`,
+    `digitnet bench${report.quick ? ' --quick' : ''}: ${report.cpu}${report.cpuMHz ? ` (${report.cpuMHz} MHz)` : ''}, ${report.threads} threads, node ${report.node}` +
+      (report.gemmKernel ? `, native gemm kernel ${report.gemmKernel}` : ', native addon not built') +
+      `, load average ${report.loadAverage} at start${report.loadAverage > report.threads / 2 ? ' (a busy machine: the figures are pessimistic)' : ''}`,
     '',
     'GEMM, GFLOPS: median (min-max)',
     gemmTable(report.gemm),

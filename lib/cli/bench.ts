@@ -14,7 +14,7 @@ repeated runs after warm-up, with their min-max spread. Progress goes to stderr.
 
 Options:
   --quick               a smoke run (under 30 s): fewer samples, smaller epochs, no 1024^3 on TypeScript
-  --json                print one JSON object on stdout: machine, notes, gemm rows, train rows
+  --json                print one JSON object on stdout: cpu, threads, node, notes, gemm rows, train rows
   -h, --help            this help
 
 Environment: DIGITNET_DATA (MNIST folder for the training rows).`,

@@ -1,10 +1,12 @@
 import type { DenseSpec } from './layers';
 import type { FitOptions } from './train';
 
-/** A named training recipe: the architecture's hidden layers and the fit options. */
+/** A named training recipe: the architecture's hidden and output layers and the fit options. */
 export interface Preset {
   description: string;
   hidden: DenseSpec[];
+  /** The softmax output layer (its units are the dataset's class count). */
+  output: DenseSpec;
   fit: FitOptions;
 }
 
@@ -17,11 +19,13 @@ export const PRESETS = {
       { units: 256, activation: 'leaky-relu' },
       { units: 128, activation: 'leaky-relu' },
     ],
+    output: { units: 10, activation: 'softmax' },
     fit: { epochs: 4, batchSize: 128, optimizer: { name: 'adam', lr: 3e-3 }, schedule: { name: 'cosine' }, loss: 'mean' },
   },
   paper: {
     description: "the paper's system: leaky ReLU (slope 1/100), softmax, summed cross-entropy, full-batch gradient descent at a constant rate",
-    hidden: [{ units: 128, activation: 'leaky-relu', slope: 0.01 }],
+    hidden: [{ units: 128, activation: 'leaky-relu', slope: 0.01, factor: 1 }],
+    output: { units: 10, activation: 'softmax', factor: 1 },
     fit: { epochs: 400, batchSize: Infinity, optimizer: { name: 'sgd', lr: 1 / 60000 }, schedule: { name: 'constant' }, loss: 'sum' },
   },
 } satisfies Record<string, Preset>;

@@ -82,7 +82,7 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
   const classes = Math.max(...train.labels) + 1;
   const net = Network.create({
     input: train.rows * train.cols,
-    layers: [...hidden, { units: classes, activation: 'softmax' }],
+    layers: [...hidden, { ...preset.output, units: classes }],
     seed,
     backend,
   });

@@ -160,6 +160,6 @@ function workloadNotes(plan: Plan, count: number, threads: number, hasNative: bo
   if (plan.tsEpochs.images < count) notes.push(`TypeScript epochs time the first ${plan.tsEpochs.images} images and scale up to ${count}`);
   if (plan.nativeEpochs.images < count) notes.push(`native epochs time the first ${plan.nativeEpochs.images} images and scale up to ${count}`);
   if (plan.tsLargeGemm) notes.push(`TypeScript GEMMs above ${plan.tsMaxFlops / 1e9} GFLOP per call: ${plan.tsLargeGemm.repeats} single-call samples`);
-  if (!hasNative) notes.push('native addon not built (npm run build:native): TypeScript rows only');
+  if (!hasNative) notes.push('native addon not available (npm run build:native builds it): TypeScript rows only');
   return notes;
 }

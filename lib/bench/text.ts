@@ -73,7 +73,7 @@ export function formatReport(report: BenchReport): string {
   const scaled = report.train.some((row) => row.scaledFrom !== undefined);
   return [
     `digitnet bench${report.quick ? ' --quick' : ''}: ${report.cpu}${report.cpuMHz ? ` (${report.cpuMHz} MHz)` : ''}, ${report.threads} threads, node ${report.node}` +
-      (report.gemmKernel ? `, native gemm kernel ${report.gemmKernel}` : ', native addon not built') +
+      (report.gemmKernel ? `, native gemm kernel ${report.gemmKernel}` : ', native addon not available') +
       `, load average ${report.loadAverage} at start${report.loadAverage > report.threads / 2 ? ' (a busy machine: the figures are pessimistic)' : ''}`,
     '',
     'GEMM, GFLOPS: median (min-max)',

@@ -7,7 +7,7 @@
  */
 import type { Backend, BackendName } from '../backend';
 import { getBackend, nativeAvailable } from '../backends';
-import { loadMnist } from '../data/mnist';
+import { loadMnist, type Dataset } from '../data/mnist';
 import { gemmGflops } from './gemm';
 import { machineInfo, type MachineInfo } from './machine';
 import type { Stats, TimingPlan } from './measure';
@@ -55,25 +55,25 @@ export interface BenchReport extends MachineInfo {
 /** The measurement effort of one mode (`--quick` or the full run). */
 interface Plan {
   gemm: TimingPlan;
-  /** For TypeScript GEMMs above `tsMaxFlops` (the 1024^3 square): fewer, single-call samples. */
+  /** For TypeScript GEMMs above `LARGE_GEMM_FLOPS` (the 1024^3 square): fewer samples, or none. */
   tsLargeGemm: TimingPlan | null;
-  tsMaxFlops: number;
   nativeEpochs: EpochPlan;
   tsEpochs: EpochPlan;
 }
+
+/** A TypeScript GEMM above this many FLOPs per call takes about a second or more. */
+const LARGE_GEMM_FLOPS = 1e9;
 
 const PLANS: Record<'quick' | 'full', Plan> = {
   full: {
     gemm: { warmupSeconds: 0.1, repeats: 7, minSampleSeconds: 0.05 },
     tsLargeGemm: { warmupSeconds: 0, repeats: 3, minSampleSeconds: 0 },
-    tsMaxFlops: 1e9,
     nativeEpochs: { warmupEpochs: 1, repeats: 5, images: Infinity },
     tsEpochs: { warmupEpochs: 1, repeats: 3, images: 6000 },
   },
   quick: {
     gemm: { warmupSeconds: 0.02, repeats: 3, minSampleSeconds: 0.01 },
     tsLargeGemm: null,
-    tsMaxFlops: 1e9,
     nativeEpochs: { warmupEpochs: 1, repeats: 2, images: 10240 },
     tsEpochs: { warmupEpochs: 1, repeats: 2, images: 1024 },
   },
@@ -83,63 +83,84 @@ const PLANS: Record<'quick' | 'full', Plan> = {
 const NETWORKS: number[][] = [[128], [256, 128]];
 const BATCHES = [64, 256];
 
+/** What every measurement needs: the plan, the backends, the thread counts and where progress goes. */
+interface Context {
+  plan: Plan;
+  native: Backend | null;
+  threadCounts: number[];
+  progress: (line: string) => void;
+  notes: string[];
+}
+
 /** Runs the benchmark; `progress` receives one line per measurement (for stderr). */
 export async function runBench(options: { quick: boolean; progress?: (line: string) => void }): Promise<BenchReport> {
   const plan = PLANS[options.quick ? 'quick' : 'full'];
-  const progress = options.progress ?? (() => undefined);
   const machine = machineInfo();
   const shapes = readGemmShapes();
   const { train } = await loadMnist();
   const native = nativeAvailable() ? getBackend('native') : null;
-  const threadCounts = [...new Set([1, machine.threads])];
   const notes = workloadNotes(plan, train.count, machine.threads, native !== null);
-
-  const report: BenchReport = { ...machine, quick: options.quick, notes, gemm: [], train: [] };
+  const context: Context = {
+    plan, native, notes,
+    threadCounts: [...new Set([1, machine.threads])],
+    progress: options.progress ?? (() => undefined),
+  };
   const threadsBefore = native?.getThreads();
   try {
-    for (const shape of shapes) {
-      const flops = 2 * shape.m * shape.n * shape.k;
-      const tsPlan = flops <= plan.tsMaxFlops ? plan.gemm : plan.tsLargeGemm;
-      let ts: GemmRow | undefined;
-      if (tsPlan) {
-        ts = gemmRow(shape, getBackend('ts'), 1, gemmGflops(getBackend('ts'), shape, tsPlan));
-        report.gemm.push(ts);
-        progress(`gemm ${shape.name}: ts ${ts.gflops.toFixed(2)} GFLOPS`);
-      } else {
-        notes.push(`gemm ${shape.name} (${shape.m}x${shape.n}x${shape.k}): skipped on the TypeScript backend in --quick`);
-      }
-      if (native) for (const threads of threadCounts) {
-        native.setThreads(threads);
-        const row = gemmRow(shape, native, native.getThreads(), gemmGflops(native, shape, plan.gemm));
-        if (ts) row.speedup = row.gflops / ts.gflops;
-        report.gemm.push(row);
-        progress(`gemm ${shape.name}: native ${row.threads}T ${row.gflops.toFixed(2)} GFLOPS`);
-      }
-    }
+    const gemm = shapes.flatMap((shape) => gemmRows(context, shape));
+    const trainRows: TrainRow[] = [];
     for (const hidden of NETWORKS) {
-      for (const batch of BATCHES) {
-        const network = [train.rows * train.cols, ...hidden, CLASSES].join('-');
-        const ts = trainRow(network, batch, 'ts', 1, plan.tsEpochs, train.count, await epochSeconds('ts', train, hidden, batch, plan.tsEpochs));
-        report.train.push(ts);
-        progress(`train ${network} batch ${batch}: ts ${ts.epochSeconds.toFixed(3)} s/epoch`);
-        if (native) for (const threads of threadCounts) {
-          native.setThreads(threads);
-          const stats = await epochSeconds('native', train, hidden, batch, plan.nativeEpochs);
-          const row = trainRow(network, batch, 'native', native.getThreads(), plan.nativeEpochs, train.count, stats);
-          row.speedup = ts.epochSeconds / row.epochSeconds;
-          report.train.push(row);
-          progress(`train ${network} batch ${batch}: native ${row.threads}T ${row.epochSeconds.toFixed(3)} s/epoch`);
-        }
-      }
+      for (const batch of BATCHES) trainRows.push(...(await epochRows(context, train, hidden, batch)));
     }
+    return { ...machine, quick: options.quick, notes, gemm, train: trainRows };
   } finally {
     if (native && threadsBefore !== undefined) native.setThreads(threadsBefore);
   }
-  return report;
 }
 
-function gemmRow(shape: GemmShape, backend: Backend, threads: number, stats: Stats): GemmRow {
-  return { ...shape, backend: backend.name, threads, gflops: stats.median, min: stats.min, max: stats.max, repeats: stats.repeats };
+/** One shape: TypeScript (unless too large for this plan), then native at each thread count. */
+function gemmRows({ plan, native, threadCounts, progress, notes }: Context, shape: GemmShape): GemmRow[] {
+  const rows: GemmRow[] = [];
+  const tsPlan = 2 * shape.m * shape.n * shape.k <= LARGE_GEMM_FLOPS ? plan.gemm : plan.tsLargeGemm;
+  let ts: GemmRow | undefined;
+  if (tsPlan) {
+    ts = gemmRow(shape, 'ts', 1, gemmGflops(getBackend('ts'), shape, tsPlan));
+    rows.push(ts);
+    progress(`gemm ${shape.name}: ts ${ts.gflops.toFixed(2)} GFLOPS`);
+  } else {
+    notes.push(`gemm ${shape.name} (${shape.m}x${shape.n}x${shape.k}): skipped on the TypeScript backend in --quick`);
+  }
+  if (!native) return rows;
+  for (const threads of threadCounts) {
+    native.setThreads(threads);
+    const row = gemmRow(shape, 'native', native.getThreads(), gemmGflops(native, shape, plan.gemm));
+    if (ts) row.speedup = row.gflops / ts.gflops;
+    rows.push(row);
+    progress(`gemm ${shape.name}: native ${row.threads}T ${row.gflops.toFixed(2)} GFLOPS`);
+  }
+  return rows;
+}
+
+/** One network at one batch size: TypeScript, then native at each thread count. */
+async function epochRows({ plan, native, threadCounts, progress }: Context, train: Dataset, hidden: number[], batch: number): Promise<TrainRow[]> {
+  const network = [train.rows * train.cols, ...hidden, CLASSES].join('-');
+  const ts = trainRow(network, batch, 'ts', 1, plan.tsEpochs, train.count, await epochSeconds('ts', train, hidden, batch, plan.tsEpochs));
+  const rows = [ts];
+  progress(`train ${network} batch ${batch}: ts ${ts.epochSeconds.toFixed(3)} s/epoch`);
+  if (!native) return rows;
+  for (const threads of threadCounts) {
+    native.setThreads(threads);
+    const stats = await epochSeconds('native', train, hidden, batch, plan.nativeEpochs);
+    const row = trainRow(network, batch, 'native', native.getThreads(), plan.nativeEpochs, train.count, stats);
+    row.speedup = ts.epochSeconds / row.epochSeconds;
+    rows.push(row);
+    progress(`train ${network} batch ${batch}: native ${row.threads}T ${row.epochSeconds.toFixed(3)} s/epoch`);
+  }
+  return rows;
+}
+
+function gemmRow(shape: GemmShape, backend: BackendName, threads: number, stats: Stats): GemmRow {
+  return { ...shape, backend, threads, gflops: stats.median, min: stats.min, max: stats.max, repeats: stats.repeats };
 }
 
 function trainRow(network: string, batch: number, backend: BackendName, threads: number, plan: EpochPlan, count: number, stats: Stats): TrainRow {
@@ -159,7 +180,7 @@ function workloadNotes(plan: Plan, count: number, threads: number, hasNative: bo
   ];
   if (plan.tsEpochs.images < count) notes.push(`TypeScript epochs time the first ${plan.tsEpochs.images} images and scale up to ${count}`);
   if (plan.nativeEpochs.images < count) notes.push(`native epochs time the first ${plan.nativeEpochs.images} images and scale up to ${count}`);
-  if (plan.tsLargeGemm) notes.push(`TypeScript GEMMs above ${plan.tsMaxFlops / 1e9} GFLOP per call: ${plan.tsLargeGemm.repeats} single-call samples`);
+  if (plan.tsLargeGemm) notes.push(`TypeScript GEMMs above ${LARGE_GEMM_FLOPS / 1e9} GFLOP per call: ${plan.tsLargeGemm.repeats} single-call samples`);
   if (!hasNative) notes.push('native addon not available (npm run build:native builds it): TypeScript rows only');
   return notes;
 }

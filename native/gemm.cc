@@ -11,7 +11,9 @@
 //           ir over mc in steps of mr  -> micro-kernel on an mr x nr tile of C
 // Packing makes both operands k-major panels. An operand that already is k-major in memory
 // (A transposed, B not transposed) is read in place when the problem is small, where packing
-// would cost more than it saves; see packsA / packsB.
+// would cost more than it saves; see packsA / packsB. When C is narrower than a vector, the
+// driver computes C^T = op(B)^T op(A)^T instead and stores its tiles transposed
+// (transposeCheaper).
 #include "gemm.h"
 
 #include <algorithm>
@@ -79,7 +81,17 @@ struct Problem {
   float beta;
   float* c;
   size_t ldc;
+  bool transposedC;  // C is stored transposed: element (i, j) of this problem is c[j*ldc + i]
 };
+
+// Whether computing C^T = op(B)^T op(A)^T fills the vectors better. A row of a micro-tile takes
+// ceil(cols / lanes) vectors, so the micro-kernels do about m * ceil(n / lanes) vector
+// multiply-adds per step of k: for the forward pass of a 10-unit layer (n = 10) at batch 64
+// that is 64 (10 of 16 lanes used), against 10 * 4 = 40 for the transposed product.
+bool transposeCheaper(const GemmIsa& uk, size_t m, size_t n) {
+  const size_t lanes = uk.lanes;
+  return n * ((m + lanes - 1) / lanes) < m * ((n + lanes - 1) / lanes);
+}
 
 // Up to this many multiply-adds an operand that is already k-major is read in place: its panels
 // are then reused too few times, or are too small, for packing to pay. Measured with
@@ -166,6 +178,9 @@ thread_local PackBuffer t_packB;
 
 // ---- the driver ------------------------------------------------------------------------------
 
+// Room for the largest micro-tile of gemm_kernels.h (AVX-512: 14 x 32).
+constexpr size_t kMaxTileFloats = 14 * 32;
+
 // Splits [0, total) into the fewest steps of at most `most`, of equal size rounded up to `unit`,
 // so that k = 784 runs as 2 x 392 rather than 384 + 384 + 16.
 size_t balancedStep(size_t total, size_t most, size_t unit) {
@@ -205,8 +220,22 @@ bool gemmBlock(const GemmIsa& uk, const Problem& pr, size_t i0, size_t i1, size_
           const float* bPanel = bBase + jr * bPanelStride;
           for (size_t ir = 0; ir < mc; ir += mr) {
             const size_t rows = std::min(mr, mc - ir);
-            uk.kernel(rows, cols, kc, aBase + ir * aPanelStride, as, bPanel, bs,
-                      pr.c + (ic + ir) * pr.ldc + jc + jr, pr.ldc, pr.alpha, beta);
+            const float* aPanel = aBase + ir * aPanelStride;
+            if (!pr.transposedC) {
+              uk.kernel(rows, cols, kc, aPanel, as, bPanel, bs, pr.c + (ic + ir) * pr.ldc + jc + jr,
+                        pr.ldc, pr.alpha, beta);
+              continue;
+            }
+            // The tile is C^T's: compute it apart, then store it transposed.
+            float tile[kMaxTileFloats];
+            uk.kernel(rows, cols, kc, aPanel, as, bPanel, bs, tile, nr, 1.0f, 0.0f);
+            for (size_t j = 0; j < cols; ++j) {
+              float* ccol = pr.c + (jc + jr + j) * pr.ldc + ic + ir;
+              for (size_t i = 0; i < rows; ++i) {
+                const float v = pr.alpha * tile[i * nr + j];
+                ccol[i] = beta == 0.0f ? v : v + beta * ccol[i];
+              }
+            }
           }
         }
       }
@@ -273,20 +302,25 @@ void sgemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, 
   if (k == 0 || alpha == 0.0f) return scaleC(m, n, beta, c, ldc);
 
   const GemmIsa& uk = isa();
-  const Problem pr{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
+  const bool swap = transposeCheaper(uk, m, n);
+  const Problem pr =
+      swap ? Problem{!transB, !transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, true}
+           : Problem{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false};
   const size_t threads = static_cast<size_t>(getThreads());
   const Split split = threads <= 1 || macs(pr) < kParallelMinMacs
-                          ? Split{1, 1, m, n}
+                          ? Split{1, 1, pr.m, pr.n}
                           : chooseSplit(uk, pr, threads);
   parallel_for(split.rowBlocks * split.colBlocks, [&](size_t block) {
     const size_t i0 = block / split.colBlocks * split.rowsPer;
     const size_t j0 = block % split.colBlocks * split.colsPer;
-    const size_t i1 = std::min(m, i0 + split.rowsPer), j1 = std::min(n, j0 + split.colsPer);
+    const size_t i1 = std::min(pr.m, i0 + split.rowsPer), j1 = std::min(pr.n, j0 + split.colsPer);
     if (!gemmBlock(uk, pr, i0, i1, j0, j1)) {
       // Out of memory for the packing buffers (a few MB): the unblocked loops need none.
-      sgemm_reference(transA, transB, i1 - i0, j1 - j0, k, alpha,
-                      transA ? a + i0 : a + i0 * lda, lda, transB ? b + j0 * ldb : b + j0, ldb,
-                      beta, c + i0 * ldc + j0, ldc);
+      const size_t r0 = swap ? j0 : i0, r1 = swap ? j1 : i1;  // the block's rows of C
+      const size_t c0 = swap ? i0 : j0, c1 = swap ? i1 : j1;  // and its columns
+      sgemm_reference(transA, transB, r1 - r0, c1 - c0, k, alpha,
+                      transA ? a + r0 : a + r0 * lda, lda, transB ? b + c0 * ldb : b + c0, ldb,
+                      beta, c + r0 * ldc + c0, ldc);
     }
   });
 }

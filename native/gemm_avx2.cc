@@ -48,7 +48,8 @@ __attribute__((target("avx2,fma"))) void tile(size_t cols, size_t kc, const floa
     __m256 bv[V];
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
-      bv[v] = full || v < V - 1 ? _mm256_loadu_ps(b + 8 * v) : _mm256_maskload_ps(b + 8 * v, mask[v]);
+      bv[v] = full || v < V - 1 ? _mm256_loadu_ps(b + 8 * v)
+                                : _mm256_maskload_ps(b + 8 * v, mask[v]);
     }
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
@@ -94,7 +95,8 @@ bool supported() { return __builtin_cpu_supports("avx2") && __builtin_cpu_suppor
 }  // namespace
 
 // A kc x nr panel of B (16 KB at kc = 256) stays in a 32 KB L1; mc x kc of A (72 KB) in L2.
-const GemmIsa kGemmAvx2 = {"avx2", supported, microKernel, packTransposedPortable, kMR, 8 * kVectors, 72, 256, 4080};
+const GemmIsa kGemmAvx2 = {
+    "avx2", supported, microKernel, packTransposedPortable, 8, kMR, 8 * kVectors, 72, 256, 4080};
 
 }  // namespace digitnet
 
@@ -104,7 +106,7 @@ namespace digitnet {
 namespace {
 bool supported() { return false; }
 }  // namespace
-const GemmIsa kGemmAvx2 = {"avx2", supported, nullptr, nullptr, 6, 16, 72, 256, 4080};
+const GemmIsa kGemmAvx2 = {"avx2", supported, nullptr, nullptr, 8, 6, 16, 72, 256, 4080};
 }  // namespace digitnet
 
 #endif

@@ -42,6 +42,7 @@ struct GemmIsa {
   bool (*supported)();
   MicroKernelFn kernel;
   PackTransposedFn packTransposed;
+  std::size_t lanes;  // floats per vector register (1: the kernel's cost does not round up)
   std::size_t mr, nr, mc, kc, nc;
 };
 

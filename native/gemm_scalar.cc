@@ -49,6 +49,7 @@ void packTransposedPortable(size_t rows, size_t kc, const float* src, size_t ld,
   }
 }
 
-const GemmIsa kGemmScalar = {"scalar", supported, microKernel, packTransposedPortable, kMR, kNR, 64, 256, 4096};
+const GemmIsa kGemmScalar = {
+    "scalar", supported, microKernel, packTransposedPortable, 1, kMR, kNR, 64, 256, 4096};
 
 }  // namespace digitnet

@@ -2,7 +2,7 @@
 import type { BenchReport, GemmRow, TrainRow } from './run';
 
 /** Right-aligned columns (the first left-aligned), two spaces apart. */
-export function formatTable(headers: string[], rows: string[][]): string {
+function formatTable(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((row) => (row[c] ?? '').length)));
   const line = (cells: string[]) =>
     cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd();
@@ -20,52 +20,49 @@ function speedup(row: { speedup?: number } | undefined): string {
 }
 
 /** A backend at a thread count, e.g. `native 2T`: one column of a table. */
-type Series = string;
-const seriesOf = (row: { backend: string; threads: number }): Series => `${row.backend} ${row.threads}T`;
+const seriesOf = (row: { backend: string; threads: number }): string => `${row.backend} ${row.threads}T`;
 
-/** Rows grouped by `key` in first-seen order, each group indexed by series. */
-function pivot<R extends { backend: string; threads: number }>(rows: R[], key: (row: R) => string): { groups: Map<string, Map<Series, R>>; series: Series[] } {
-  const groups = new Map<string, Map<Series, R>>();
-  const series: Series[] = [];
+/**
+ * One line per group of rows (a shape, a network at a batch size): the group's own columns, one
+ * column per backend and thread count (`skipped` where a row is missing), then the native speedups.
+ */
+function comparisonTable<R extends { backend: string; threads: number; speedup?: number }>(
+  rows: R[], key: (row: R) => string, ownHeaders: string[], ownCells: (row: R) => string[], cell: (row: R) => string,
+): string {
+  const groups = new Map<string, Map<string, R>>();
+  const series: string[] = [];
   for (const row of rows) {
     const s = seriesOf(row);
     if (!series.includes(s)) series.push(s);
-    const k = key(row);
-    if (!groups.has(k)) groups.set(k, new Map());
-    groups.get(k)!.set(s, row);
+    const group = groups.get(key(row)) ?? new Map<string, R>();
+    groups.set(key(row), group.set(s, row));
   }
-  return { groups, series };
+  const native = series.filter((s) => s.startsWith('native'));
+  const body = [...groups.values()].map((bySeries) => [
+    ...ownCells(bySeries.values().next().value as R),
+    ...series.map((s) => {
+      const row = bySeries.get(s);
+      return row ? cell(row) : 'skipped';
+    }),
+    ...native.map((s) => speedup(bySeries.get(s))),
+  ]);
+  return formatTable([...ownHeaders, ...series, ...native.map((s) => `speedup ${s.split(' ')[1]}`)], body);
 }
 
 function gemmTable(rows: GemmRow[]): string {
-  const { groups, series } = pivot(rows, (row) => row.name);
-  const native = series.filter((s) => s.startsWith('native'));
-  const body = [...groups.values()].map((bySeries) => {
-    const shape = bySeries.values().next().value as GemmRow;
-    const op = `${shape.transA ? 'T' : 'N'}${shape.transB ? 'T' : 'N'}`;
-    const cells = series.map((s) => {
-      const row = bySeries.get(s);
-      return row ? spread(row.gflops, row.min, row.max, 2) : 'skipped';
-    });
-    const speedups = native.map((s) => speedup(bySeries.get(s)));
-    return [shape.name, String(shape.m), String(shape.n), String(shape.k), op, ...cells, ...speedups];
-  });
-  return formatTable(['shape', 'm', 'n', 'k', 'op', ...series, ...native.map((s) => `speedup ${s.split(' ')[1]}`)], body);
+  return comparisonTable(
+    rows, (row) => row.name, ['shape', 'm', 'n', 'k', 'op'],
+    (row) => [row.name, String(row.m), String(row.n), String(row.k), `${row.transA ? 'T' : 'N'}${row.transB ? 'T' : 'N'}`],
+    (row) => spread(row.gflops, row.min, row.max, 2),
+  );
 }
 
 function trainTable(rows: TrainRow[]): string {
-  const { groups, series } = pivot(rows, (row) => `${row.network} ${row.batch}`);
-  const native = series.filter((s) => s.startsWith('native'));
-  const body = [...groups.values()].map((bySeries) => {
-    const first = bySeries.values().next().value as TrainRow;
-    const cells = series.map((s) => {
-      const row = bySeries.get(s);
-      return row ? `${spread(row.epochSeconds, row.min, row.max, 3)}${row.scaledFrom ? '*' : ''}` : '-';
-    });
-    const speedups = native.map((s) => speedup(bySeries.get(s)));
-    return [first.network, String(first.batch), ...cells, ...speedups];
-  });
-  return formatTable(['network', 'batch', ...series, ...native.map((s) => `speedup ${s.split(' ')[1]}`)], body);
+  return comparisonTable(
+    rows, (row) => `${row.network} ${row.batch}`, ['network', 'batch'],
+    (row) => [row.network, String(row.batch)],
+    (row) => `${spread(row.epochSeconds, row.min, row.max, 3)}${row.scaledFrom ? '*' : ''}`,
+  );
 }
 
 /** The report as text: the machine, the GEMM table, the training table, the notes. */

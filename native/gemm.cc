@@ -89,8 +89,7 @@ struct Problem {
 // multiply-adds per step of k: for the forward pass of a 10-unit layer (n = 10) at batch 64
 // that is 64 (10 of 16 lanes used), against 10 * 4 = 40 for the transposed product.
 bool transposeCheaper(const GemmIsa& uk, size_t m, size_t n) {
-  const size_t lanes = uk.lanes;
-  return n * ((m + lanes - 1) / lanes) < m * ((n + lanes - 1) / lanes);
+  return n * ceilDiv(m, uk.lanes) < m * ceilDiv(n, uk.lanes);
 }
 
 // Up to this many multiply-adds an operand that is already k-major is read in place: its panels
@@ -178,11 +177,8 @@ thread_local PackBuffer t_packB;
 
 // ---- the driver ------------------------------------------------------------------------------
 
-// Room for the largest micro-tile of gemm_kernels.h (AVX-512: 14 x 32).
-constexpr size_t kMaxTileFloats = 14 * 32;
-
 // Splits [0, total) into the fewest steps of at most `most`, of equal size rounded up to `unit`,
-// so that k = 784 runs as 2 x 392 rather than 384 + 384 + 16.
+// so that k = 784 runs as 2 x 392 rather than 512 + 272.
 size_t balancedStep(size_t total, size_t most, size_t unit) {
   return roundUp(ceilDiv(total, ceilDiv(total, most)), unit);
 }
@@ -227,7 +223,7 @@ bool gemmBlock(const GemmIsa& uk, const Problem& pr, size_t i0, size_t i1, size_
               continue;
             }
             // The tile is C^T's: compute it apart, then store it transposed.
-            float tile[kMaxTileFloats];
+            float tile[kMaxMicroTile];
             uk.kernel(rows, cols, kc, aPanel, as, bPanel, bs, tile, nr, 1.0f, 0.0f);
             for (size_t j = 0; j < cols; ++j) {
               float* ccol = pr.c + (jc + jr + j) * pr.ldc + ic + ir;

@@ -16,6 +16,7 @@ using std::size_t;
 
 constexpr int kMR = 6;      // rows of C per tile: 6 x 2 accumulators + 2 B vectors + 1 A <= 16 ymm
 constexpr int kVectors = 2; // ymm (8 floats) per row of C: nr = 16
+static_assert(kMR * 8 * kVectors <= kMaxMicroTile, "raise kMaxMicroTile in gemm_kernels.h");
 
 using TileFn = void (*)(size_t cols, size_t kc, const float* a, size_t as, const float* b,
                         size_t bs, float* c, size_t ldc, float alpha, float beta);

@@ -16,6 +16,7 @@ using std::size_t;
 
 constexpr int kMR = 14;     // rows of C per tile: 14 x 2 accumulators + 2 B vectors <= 32 zmm
 constexpr int kVectors = 2; // zmm (16 floats) per row of C: nr = 32
+static_assert(kMR * 16 * kVectors <= kMaxMicroTile, "raise kMaxMicroTile in gemm_kernels.h");
 
 using TileFn = void (*)(size_t cols, size_t kc, const float* a, size_t as, const float* b,
                         size_t bs, float* c, size_t ldc, float alpha, float beta);

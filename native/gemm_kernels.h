@@ -46,6 +46,10 @@ struct GemmIsa {
   std::size_t mr, nr, mc, kc, nc;
 };
 
+// The largest mr x nr of the kernels below (each file checks its own), so that the driver can
+// hold a micro-tile on the stack.
+constexpr std::size_t kMaxMicroTile = 14 * 32;
+
 // Defined in gemm_avx512.cc, gemm_avx2.cc and gemm_scalar.cc. On non-x86 builds the AVX ones
 // report themselves unsupported and never run.
 extern const GemmIsa kGemmAvx512;

@@ -8,6 +8,7 @@ namespace {
 using std::size_t;
 
 constexpr size_t kMR = 4, kNR = 16;
+static_assert(kMR * kNR <= kMaxMicroTile, "raise kMaxMicroTile in gemm_kernels.h");
 
 void microKernel(size_t rows, size_t cols, size_t kc, const float* a, size_t as, const float* b,
                  size_t bs, float* c, size_t ldc, float alpha, float beta) {

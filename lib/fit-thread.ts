@@ -48,32 +48,83 @@ export function fitInWorker(net: Network, backend: BackendName, train: Dataset, 
   };
   const requestStop = () => Atomics.store(stop, 0, 1);
   return new Promise<History>((resolve, reject) => {
+    const worker = acquireWorker();
     let failure: { error: unknown } | undefined;
-    const worker = new Worker(workerScript(), { workerData: job });
     const fail = (error: unknown) => {
       failure ??= { error };
       requestStop();
     };
-    options.signal?.addEventListener('abort', requestStop);
-    if (options.signal?.aborted) requestStop();
-    worker.on('message', (message: WorkerMessage) => {
+    const onMessage = (message: WorkerMessage) => {
       try {
         if (message.type === 'batch') options.onBatch?.(message.info);
         else if (message.type === 'epoch') options.onEpoch?.(message.record);
-        else if (message.type === 'error') fail(message.error);
-        else if (!failure) resolve(message.history);
       } catch (error) {
         fail(error); // a throwing callback stops training; fit rejects with its error
       }
-    });
-    worker.on('error', fail);
-    worker.on('exit', (code) => {
-      options.signal?.removeEventListener('abort', requestStop);
+      if (message.type !== 'done' && message.type !== 'error') return;
+      // The loop has ended and the worker is idle again: it can serve the next fit.
+      detach();
+      releaseWorker(worker);
       if (failure) reject(failure.error);
-      // After 'done' this rejection is a no-op: the promise has already resolved.
-      else reject(new Error(`fit: the training worker exited (code ${code}) before finishing`));
-    });
+      else if (message.type === 'error') reject(message.error);
+      else resolve(message.history);
+    };
+    const onError = (error: Error) => {
+      detach();
+      reject(error);
+    };
+    const onExit = (code: number) => {
+      detach();
+      reject(new Error(`fit: the training worker exited (code ${code}) before finishing`));
+    };
+    // Only our own listeners: Worker keeps internal ones (removeAllListeners() stops its messages).
+    const detach = () => {
+      options.signal?.removeEventListener('abort', requestStop);
+      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+    };
+    options.signal?.addEventListener('abort', requestStop);
+    if (options.signal?.aborted) requestStop();
+    worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    worker.postMessage(job);
   });
+}
+
+/** How long an idle worker waits for the next fit before it is ended. */
+const IDLE_WORKER_MS = 5000;
+
+/**
+ * One worker kept between fits: the next fit then skips starting a thread and loading the modules
+ * and the addon in it (tens of ms). Unref'd while idle, it never keeps the process alive.
+ */
+let idle: { worker: Worker; timer: NodeJS.Timeout; forget: () => void } | undefined;
+
+function acquireWorker(): Worker {
+  if (idle) {
+    const { worker, timer, forget } = idle;
+    idle = undefined;
+    clearTimeout(timer);
+    worker.off('exit', forget);
+    worker.ref();
+    return worker;
+  }
+  return new Worker(workerScript());
+}
+
+function releaseWorker(worker: Worker): void {
+  if (idle) {
+    void worker.terminate();
+    return;
+  }
+  worker.unref();
+  const forget = () => {
+    if (idle?.worker === worker) idle = undefined;
+  };
+  const timer = setTimeout(() => {
+    forget();
+    void worker.terminate();
+  }, IDLE_WORKER_MS).unref();
+  worker.once('exit', forget); // an idle worker that dies (it should not) is simply dropped
+  idle = { worker, timer, forget };
 }
 
 /**
@@ -91,13 +142,24 @@ function workerScript(): string {
 function sharedDataset(data: Dataset, limit = data.count): Dataset {
   const count = Math.min(data.count, limit);
   const pixels = data.rows * data.cols;
-  return { ...data, count, images: shared(data.images.subarray(0, count * pixels)), labels: shared(data.labels.subarray(0, count)) };
+  return { ...data, count, images: shared(data.images, count * pixels), labels: shared(data.labels, count) };
 }
 
-/** `bytes` itself when it already lives in a SharedArrayBuffer, else a copy in a new one (once per fit). */
-function shared(bytes: Uint8Array): Uint8Array {
-  if (Object.prototype.toString.call(bytes.buffer) === '[object SharedArrayBuffer]') return bytes;
-  const copy = new Uint8Array(new SharedArrayBuffer(bytes.length));
-  copy.set(bytes);
-  return copy;
+/**
+ * Shared copies of the datasets' arrays, kept while the arrays live: each fit copies the data
+ * again (so in-place edits between fits are seen) but into memory already mapped, which costs a
+ * few ms for MNIST where a fresh 47 MB buffer costs tens (page faults).
+ */
+const sharedCopies = new WeakMap<Uint8Array, Uint8Array>();
+
+/** The first `length` of `bytes`: a view when they already live in a SharedArrayBuffer, else a copy in shared memory. */
+function shared(bytes: Uint8Array, length: number): Uint8Array {
+  if (Object.prototype.toString.call(bytes.buffer) === '[object SharedArrayBuffer]') return bytes.subarray(0, length);
+  let copy = sharedCopies.get(bytes);
+  if (!copy || copy.length !== bytes.length) {
+    copy = new Uint8Array(new SharedArrayBuffer(bytes.length));
+    sharedCopies.set(bytes, copy);
+  }
+  copy.set(bytes.subarray(0, length));
+  return copy.subarray(0, length);
 }

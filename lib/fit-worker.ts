@@ -1,9 +1,9 @@
 /**
  * The training worker: runs the loop of lib/train-loop.ts on the caller's weights (shared memory),
  * posting progress at most every BATCH_POST_MS so that it cannot flood the caller's event loop.
- * Started by lib/fit-thread.ts with a `WorkerJob` as workerData.
+ * Started by lib/fit-thread.ts, which posts it one `WorkerJob` per fit and keeps it between fits.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import type { WorkerJob, WorkerMessage } from './fit-thread';
 import { Network } from './network';
 import { trainLoop } from './train-loop';
@@ -33,4 +33,7 @@ async function run(job: WorkerJob, post: (message: WorkerMessage) => void): Prom
 
 const port = parentPort;
 if (!port) throw new Error('digitnet: fit-worker.js runs as a worker thread started by fit, not on its own');
-run(workerData as WorkerJob, (message) => port.postMessage(message)).catch((error: unknown) => port.postMessage({ type: 'error', error }));
+// One job at a time: the caller sends the next only after this one's 'done' or 'error'.
+port.on('message', (job: WorkerJob) => {
+  run(job, (message) => port.postMessage(message)).catch((error: unknown) => port.postMessage({ type: 'error', error }));
+});

@@ -1,5 +1,5 @@
-import { promises as fs } from 'fs';
 import * as zlib from 'zlib';
+import { readFileShared } from './shared-file';
 
 /**
  * An IDX file (the MNIST container): dims from the header, data row-major, one byte per value.
@@ -181,9 +181,9 @@ export async function gunzipIdx(compressed: Uint8Array | Uint8Array[], source: s
 
 /** Reads an IDX file, raw or gzip'd (recognised by its magic bytes 1f 8b, not by its name). */
 export async function readIdx(path: string): Promise<Idx> {
-  let file: Buffer;
+  let file: Uint8Array;
   try {
-    file = await fs.readFile(path);
+    file = await readFileShared(path);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     throw new IdxError(path, `cannot read: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { cause: error });

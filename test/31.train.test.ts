@@ -91,6 +91,8 @@ describe('fit', () => {
     [{ targetAccuracy: 0.9 }, /targetAccuracy needs a validation set/],
     [{ optimizer: { name: 'sgd', lr: -1 } }, /lr must be a finite number > 0/],
     [{ schedule: { name: 'step', every: 0, gamma: 0.5 } }, /every must be an integer >= 1/],
+    [{ checkpoint: '' }, /checkpoint must be a file path, got ""/],
+    [{ resume: 42 }, /resume must be a file path, got 42/],
   ])('rejects bad options %#', async (options, message) => {
     await expect(mlp('ts', 8).fit(train, options as never)).rejects.toThrow(message);
   });

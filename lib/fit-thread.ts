@@ -103,7 +103,7 @@ function acquireWorker(): Worker {
     const { worker, timer, forget } = idle;
     idle = undefined;
     clearTimeout(timer);
-    worker.off('exit', forget);
+    worker.off('error', forget).off('exit', forget);
     worker.ref();
     return worker;
   }
@@ -123,7 +123,8 @@ function releaseWorker(worker: Worker): void {
     forget();
     void worker.terminate();
   }, IDLE_WORKER_MS).unref();
-  worker.once('exit', forget); // an idle worker that dies (it should not) is simply dropped
+  // An idle worker that fails or dies (it should not) is simply dropped; an unheard 'error' would crash the process.
+  worker.on('error', forget).on('exit', forget);
   idle = { worker, timer, forget };
 }
 

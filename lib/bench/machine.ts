@@ -15,7 +15,7 @@ export interface MachineInfo {
   node: string;
   /** The 1-minute load average when the run started (Linux, macOS; 0 elsewhere): above `threads`, the figures are pessimistic. */
   loadAverage: number;
-  /** `avx512f`, `avx2+fma` or `portable`; absent without the addon. */
+  /** `avx512`, `avx2` or `scalar` (see DIGITNET_ISA); absent without the addon. */
   gemmKernel?: string;
 }
 

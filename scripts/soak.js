@@ -11,13 +11,13 @@ const os = require('node:os');
 const path = require('node:path');
 const { Network, loadMnist } = require('../dist');
 
-const WARMUP_ROUNDS = 20;
-/** Growth of the RSS floor that counts as a leak: 100 kB per round over the default run. */
+const WARMUP_ROUNDS = 30;
+/** Growth of the RSS floor that counts as a leak: 30 kB per round over the default run. */
 const LIMIT_MB = 8;
 const TRAIN_IMAGES = 10000;
 
 function parseRounds(argv) {
-  if (argv.length === 0) return 100;
+  if (argv.length === 0) return 300;
   const rounds = Number(argv[1]);
   if (argv[0] !== '--rounds' || argv.length !== 2 || !Number.isInteger(rounds) || rounds <= WARMUP_ROUNDS + 1) {
     throw new Error(`usage: soak.js [--rounds N] with N an integer > ${WARMUP_ROUNDS + 1}, got '${argv.join(' ')}'`);

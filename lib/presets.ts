@@ -24,9 +24,12 @@ export const PRESETS = {
   },
   paper: {
     description: "the paper's system: leaky ReLU (slope 1/100), softmax, summed cross-entropy, full-batch gradient descent at a constant rate",
-    hidden: [{ units: 128, activation: 'leaky-relu', slope: 0.01, factor: 1 }],
+    // docs/paper.md says why: 64 hidden units, He initialisation, factors 1, and the largest stable
+    // rate (1 per sample; 1.2 already oscillates) reach 95% in the least arithmetic.
+    hidden: [{ units: 64, activation: 'leaky-relu', slope: 0.01, factor: 1 }],
     output: { units: 10, activation: 'softmax', factor: 1 },
-    fit: { epochs: 400, batchSize: Infinity, optimizer: { name: 'sgd', lr: 1 / 60000 }, schedule: { name: 'constant' }, loss: 'sum' },
+    // The gradient of the whole set does not depend on its order: no shuffle, so rows are read in order.
+    fit: { epochs: 400, batchSize: Infinity, shuffle: false, optimizer: { name: 'sgd', lr: 1 / 60000 }, schedule: { name: 'constant' }, loss: 'sum' },
   },
 } satisfies Record<string, Preset>;
 

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ActivationName, Backend } from '../backend';
 import { firstLine, noBuildReason, NativeUnavailableError, remedy } from './native-missing';
+import { packageRoot } from '../package-root';
 
 /** What `native/addon.cc` exports. Every kernel validates its arguments as lib/backend.ts says. */
 export interface BindingModule {
@@ -73,16 +74,6 @@ export interface NativeInfo {
 
 let loaded: { binding: BindingModule; path: string; source: NativeInfo['source'] } | undefined;
 
-/** The package root: the nearest directory above this file that holds package.json (works from lib/ and dist/). */
-function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json found above ${__dirname}`);
-    dir = parent;
-  }
-}
 
 /**
  * Loads the addon once: `$DIGITNET_ADDON` when set (e.g. the sanitizer build), else what

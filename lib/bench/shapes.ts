@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { packageRoot } from '../package-root';
 
 /** One sgemm call: C (m x n) = op(A) (m x k) * op(B) (k x n). */
 export interface GemmShape {
@@ -15,17 +16,6 @@ export interface GemmShape {
   k: number;
   transA: boolean;
   transB: boolean;
-}
-
-/** The package root: the nearest directory above this file that holds package.json. */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json found above ${__dirname}`);
-    dir = parent;
-  }
 }
 
 /** Where the shape list lives. */

@@ -2,7 +2,6 @@
  * The native backend: loads the C++ addon (native/addon.cc) and exposes it as a `Backend`.
  * This is the only file that touches the raw addon; `BindingModule` types its exports.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ActivationName, Backend } from '../backend';
 import { firstLine, noBuildReason, NativeUnavailableError, remedy } from './native-missing';

@@ -3,48 +3,17 @@
  * This is the only file that touches the raw addon; `BindingModule` types its exports.
  */
 import * as path from 'node:path';
-import type { ActivationName, Backend } from '../backend';
+import type { Backend } from '../backend';
 import { firstLine, noBuildReason, NativeUnavailableError, remedy } from './native-missing';
 import { packageRoot } from '../package-root';
 
-/** What `native/addon.cc` exports. Every kernel validates its arguments as lib/backend.ts says. */
-export interface BindingModule {
-  gemm(
-    transA: boolean, transB: boolean, m: number, n: number, k: number,
-    alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
-    beta: number, c: Float32Array, ldc: number,
-  ): void;
+/**
+ * What `native/addon.cc` exports: every Backend kernel (validating its arguments as
+ * lib/backend.ts says), plus the reference sgemm and build facts.
+ */
+export interface BindingModule extends Omit<Backend, 'name'> {
   /** The naive reference sgemm (three loops, double accumulator), for parity tests. */
-  gemmReference(
-    transA: boolean, transB: boolean, m: number, n: number, k: number,
-    alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
-    beta: number, c: Float32Array, ldc: number,
-  ): void;
-  addBias(rows: number, cols: number, x: Float32Array, bias: Float32Array): void;
-  biasGrad(rows: number, cols: number, dy: Float32Array, db: Float32Array, beta: number): void;
-  activation(kind: ActivationName, n: number, x: Float32Array, y: Float32Array, slope: number, factor: number): void;
-  activationGrad(
-    kind: ActivationName, n: number, y: Float32Array, dy: Float32Array, dx: Float32Array,
-    slope: number, factor: number,
-  ): void;
-  softmax(rows: number, cols: number, logits: Float32Array, probs: Float32Array): void;
-  softmaxCrossEntropy(
-    rows: number, cols: number, logits: Float32Array, labels: Uint8Array,
-    probs: Float32Array, dlogits: Float32Array, scale: number,
-  ): number;
-  gatherRows(
-    src: Uint8Array, rowLen: number, indices: Uint32Array, offset: number, count: number,
-    scale: number, dst: Float32Array,
-  ): void;
-  sgdStep(n: number, lr: number, w: Float32Array, g: Float32Array): void;
-  momentumStep(n: number, lr: number, mu: number, w: Float32Array, g: Float32Array, v: Float32Array): void;
-  adamStep(
-    n: number, lr: number, beta1: number, beta2: number, eps: number, t: number,
-    w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
-  ): void;
-  /** Clamps n to the addon's maximum (`nativeInfo().maxThreads`). */
-  setThreads(n: number): void;
-  getThreads(): number;
+  gemmReference: Backend['gemm'];
   /** Build facts for `digitnet doctor`: the gemm micro-kernel chosen for this CPU (or by DIGITNET_ISA). */
   nativeInfo(): { gemmKernel: GemmKernelName; gemmBlocks: GemmBlockSizes; maxThreads: number };
 }

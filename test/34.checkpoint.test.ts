@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadMnist, type Dataset } from '../lib/data/mnist';
 import { readSafetensors } from '../lib/io/safetensors';
+import { writeCheckpoint } from '../lib/io/checkpoint';
 import { Network } from '../lib/network';
 import type { FitOptions } from '../lib/train';
 import { describeBackends } from './backends';
@@ -139,4 +140,17 @@ describe('digitnet train --checkpoint / --resume', () => {
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/cannot resume: the checkpoint was trained with optimizer .*"lr":0.0005.*, this fit has .*"lr":0.001/);
   });
+});
+
+test('a checkpoint of weights that are not finite is refused, naming the element, and writes nothing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'digitnet-nan-checkpoint-'));
+  try {
+    const path = join(dir, 'run.ckpt');
+    const net = Network.create({ input: 4, seed: 1, backend: 'ts', layers: [{ units: 3 }, { units: 2, activation: 'softmax' }] });
+    net.layers[0].weight[5] = NaN;
+    expect(() => writeCheckpoint(path, net, {} as never, {} as never)).toThrow(`${path}: tensor layers.0.weight holds NaN at [1, 1]`);
+    expect(existsSync(path)).toBe(false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -2,7 +2,7 @@ import type { Network } from '../network';
 import { Optimizer } from '../optimizers';
 import type { EpochRecord, FitPlan } from '../train';
 import type { TrainingState } from '../train-loop';
-import { modelContents, modelTensors, TRAINING_STATE_PREFIX } from './model';
+import { modelContents, modelTensors, refuseNonFinite, TRAINING_STATE_PREFIX } from './model';
 import { readSafetensors, writeSafetensors } from './safetensors';
 
 /**
@@ -48,6 +48,7 @@ function canonical(value: unknown): string {
 /** Saves `net`'s weights and the training state after a completed epoch, atomically. */
 export function writeCheckpoint(path: string, net: Network, plan: FitPlan, state: TrainingState): Promise<void> {
   const { tensors, metadata } = modelTensors(net.config, net.layers);
+  refuseNonFinite(path, tensors);
   for (const key of ['m', 'v'] as const) {
     if (state[key].length > 0) tensors[MOMENT_NAMES[key]] = { shape: [state[key].length], data: state[key] };
   }

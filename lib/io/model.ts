@@ -21,9 +21,13 @@ export interface ModelContents {
  */
 export async function writeModel(path: string, config: NetworkConfig, layers: Dense[]): Promise<void> {
   const { tensors, metadata } = modelTensors(config, layers);
-  // A diverged network must not replace a good model file: refuse it before writing anything.
-  for (const [name, tensor] of Object.entries(tensors)) checkFinite(path, name, tensor);
+  refuseNonFinite(path, tensors);
   await writeSafetensors(path, tensors, metadata);
+}
+
+/** Throws, naming the tensor and element, unless every weight is finite: a diverged network must not replace a good file. */
+export function refuseNonFinite(path: string, tensors: Record<string, Tensor>): void {
+  for (const [name, tensor] of Object.entries(tensors)) checkFinite(path, name, tensor);
 }
 
 /** The tensors and metadata of a model file (a checkpoint adds its training state to them). */

@@ -93,13 +93,16 @@ function exhaustiveCheck(addonPath: string): void {
   process.stdout.write(JSON.stringify(report));
 }
 
+// The scalar child takes ~7 s alone, ~25 s under the sanitizer, and more on a loaded machine.
+const CHILD_TIMEOUT_MS = 150_000;
+
 /** Runs exhaustiveCheck in a child process with DIGITNET_ISA set; resolves to its report. */
 function runChild(isa: string): Promise<IsaReport> {
   const program = `(${exhaustiveCheck.toString()})(${JSON.stringify(nativeInfo().path)})`;
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath, ['-e', program],
-      { env: { ...process.env, DIGITNET_ISA: isa }, timeout: 55_000, maxBuffer: 1 << 20 },
+      { env: { ...process.env, DIGITNET_ISA: isa }, timeout: CHILD_TIMEOUT_MS, maxBuffer: 1 << 20 },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`DIGITNET_ISA=${isa} child failed: ${err.message} ${stderr}`));
         else resolve(JSON.parse(stdout) as IsaReport);
@@ -137,7 +140,7 @@ describeNative(`sgemm micro-kernels${skip === undefined ? '' : ` (skipped: ${ski
     expect(report.kernel).toBe(isa);
     expect(report.checked).toBeGreaterThan(4 * 40 * 40 * 40);
     expect(report.mismatches).toEqual([]);
-  });
+  }, CHILD_TIMEOUT_MS + 10_000);
 
   test('an unknown DIGITNET_ISA falls back to the best kernel with a warning', () => {
     const program = `process.stdout.write(require(${JSON.stringify(nativeInfo().path)}).nativeInfo().gemmKernel)`;

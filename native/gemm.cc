@@ -252,13 +252,12 @@ void scaleC(size_t m, size_t n, float beta, float* c, size_t ldc) {
   }
 }
 
-// Below this many multiply-adds (40 us of one core at ~100 GFLOPS) a problem runs on one thread:
-// a parallel region costs tens of microseconds when the pool's worker has to be woken on a core
-// that other processes use. Measured with bench/gemm_bench on 2 shared cores: the 2.1 M
-// multiply-add MLP shapes (64 x 128 x 256 and its gradients) ran at 61-74 GFLOPS on 2 threads
-// against 102-110 on one, in every run; the 8.4 M ones (256 x 128 x 256) at 122-138 against
-// 105-111.
-constexpr double kParallelMinMacs = 4.0 * 1024 * 1024;
+// Below this many multiply-adds (10 us of one core at ~100 GFLOPS) a problem runs on one thread:
+// splitting it costs more than it saves even with the pool's workers already awake (they poll
+// for the next region for a while after each one, see parallel.cc). Measured on this machine's
+// 2 cores with bench/gemm_bench: the 2.1 M multiply-add MLP shapes (64 x 128 x 256 and its
+// gradients) run at 140-150 GFLOPS on 2 threads against ~105 on one.
+constexpr double kParallelMinMacs = 1.0 * 1024 * 1024;
 
 // Cost of packing one float, in multiply-adds of the micro-kernel (a load and a store per
 // float against ~32 multiply-adds per cycle): used to weigh a split that packs an operand twice.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -111,6 +112,12 @@ class Pool {
     std::uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
+      // A network's GEMMs come microseconds apart, and waking a sleeping thread costs tens of
+      // microseconds: that latency ate the second thread's share of every small GEMM. So a
+      // worker polls for the next region for a while before it sleeps.
+      lock.unlock();
+      spinForWork(seen);
+      lock.lock();
       work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
@@ -128,6 +135,24 @@ class Pool {
     }
   }
 
+  // Polls generation_ (without the lock) until it moves, stop_ is set, or kSpin has passed.
+  void spinForWork(std::uint64_t seen) const {
+    constexpr auto kSpin = std::chrono::microseconds(200);
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    do {
+      for (int i = 0; i < 64; ++i) {
+        if (generation_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_relaxed)) return;
+        cpuRelax();
+      }
+    } while (std::chrono::steady_clock::now() < until);
+  }
+
+  static void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+
   std::atomic<int> threads_;
   std::mutex region_;  // held by the one running region, and by setThreads
   std::vector<std::thread> workers_;  // guarded by region_
@@ -140,8 +165,8 @@ class Pool {
   std::atomic<std::size_t> next_{0};
   std::size_t tickets_ = 0;  // workers that may still join the current region
   std::size_t running_ = 0;  // workers running blocks of the current region
-  std::uint64_t generation_ = 0;
-  bool stop_ = false;
+  std::atomic<std::uint64_t> generation_{0};  // written under mutex_, polled without it
+  std::atomic<bool> stop_{false};             // likewise
 };
 
 Pool& pool() {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "parallel.h"
+
 namespace digitnet {
 
 using std::size_t;
@@ -179,11 +181,19 @@ double softmaxCrossEntropy(size_t rows, size_t cols, const float* logits,
 void gatherRows(const std::uint8_t* src, size_t rowLen, const std::uint32_t* indices, size_t count,
                 double scale, float* dst) {
   if (rowLen == 0) return;
-  for (size_t r = 0; r < count; ++r) {
-    const std::uint8_t* from = src + static_cast<size_t>(indices[r]) * rowLen;
-    float* to = dst + r * rowLen;
-    for (size_t j = 0; j < rowLen; ++j) to[j] = static_cast<float>(scale * from[j]);
-  }
+  auto gather = [&](size_t first, size_t last) {
+    for (size_t r = first; r < last; ++r) {
+      const std::uint8_t* from = src + static_cast<size_t>(indices[r]) * rowLen;
+      float* to = dst + r * rowLen;
+      for (size_t j = 0; j < rowLen; ++j) to[j] = static_cast<float>(scale * from[j]);
+    }
+  };
+  // A full-batch step gathers all 60000 images, 1024 rows a call: worth the pool's threads. A
+  // minibatch (64-256 rows of MNIST) is done before a second thread would be.
+  constexpr size_t kRowsPerBlock = 256;
+  const size_t blocks = (count + kRowsPerBlock - 1) / kRowsPerBlock;
+  if (blocks < 2 || count * rowLen < (size_t{1} << 19)) return gather(0, count);
+  parallel_for(blocks, [&](size_t b) { gather(b * kRowsPerBlock, std::min(count, (b + 1) * kRowsPerBlock)); });
 }
 
 // ---- optimizer steps ---------------------------------------------------------------------

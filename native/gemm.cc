@@ -114,38 +114,35 @@ bool packsB(const Problem& pr) { return pr.transB || macs(pr) > kInPlaceMaxMacs;
 // layouts of the micro-kernel contract (as = mr, bs = nr). Rows (columns) past an edge are left
 // as they are: the micro-kernel never reads them.
 
-// op(A)[i0:i0+mc, p0:p0+kc] -> ap
-void packA(const GemmIsa& uk, const Problem& pr, size_t i0, size_t mc, size_t p0, size_t kc,
-           float* ap) {
-  const size_t mr = uk.mr;
-  for (size_t ir = 0; ir < mc; ir += mr) {
-    const size_t rows = std::min(mr, mc - ir);
-    float* panel = ap + ir * kc;
-    if (!pr.transA) {  // A is (m,k): row i of op(A) is contiguous
-      uk.packTransposed(rows, kc, pr.a + (i0 + ir) * pr.lda + p0, pr.lda, panel, mr);
-    } else {  // A is (k,m): column p of op(A) is contiguous
+// Packs `width` rows (op(A)) or columns (op(B)) starting at x0, over k in [p0, p0+kc), into
+// panels of `panel` floats per k. kContiguous: the operand's stored rows run along k (A not
+// transposed, B transposed), so each panel is a small transpose; otherwise each k is one
+// contiguous run of the stored matrix.
+void packPanels(const GemmIsa& uk, const float* src, size_t ld, bool kContiguous, size_t x0,
+                size_t width, size_t p0, size_t kc, size_t panel, float* out) {
+  for (size_t xr = 0; xr < width; xr += panel) {
+    const size_t n = std::min(panel, width - xr);
+    float* dst = out + xr * kc;
+    if (kContiguous) {
+      uk.packTransposed(n, kc, src + (x0 + xr) * ld + p0, ld, dst, panel);
+    } else {
       for (size_t p = 0; p < kc; ++p) {
-        std::memcpy(panel + p * mr, pr.a + (p0 + p) * pr.lda + i0 + ir, rows * sizeof(float));
+        std::memcpy(dst + p * panel, src + (p0 + p) * ld + x0 + xr, n * sizeof(float));
       }
     }
   }
 }
 
+// op(A)[i0:i0+mc, p0:p0+kc] -> ap
+void packA(const GemmIsa& uk, const Problem& pr, size_t i0, size_t mc, size_t p0, size_t kc,
+           float* ap) {
+  packPanels(uk, pr.a, pr.lda, !pr.transA, i0, mc, p0, kc, uk.mr, ap);
+}
+
 // op(B)[p0:p0+kc, j0:j0+nc] -> bp
 void packB(const GemmIsa& uk, const Problem& pr, size_t p0, size_t kc, size_t j0, size_t nc,
            float* bp) {
-  const size_t nr = uk.nr;
-  for (size_t jr = 0; jr < nc; jr += nr) {
-    const size_t cols = std::min(nr, nc - jr);
-    float* panel = bp + jr * kc;
-    if (!pr.transB) {  // B is (k,n): row p of op(B) is contiguous
-      for (size_t p = 0; p < kc; ++p) {
-        std::memcpy(panel + p * nr, pr.b + (p0 + p) * pr.ldb + j0 + jr, cols * sizeof(float));
-      }
-    } else {  // B is (n,k): column j of op(B) is contiguous
-      uk.packTransposed(cols, kc, pr.b + (j0 + jr) * pr.ldb + p0, pr.ldb, panel, nr);
-    }
-  }
+  packPanels(uk, pr.b, pr.ldb, pr.transB, j0, nc, p0, kc, uk.nr, bp);
 }
 
 // ---- packing buffers -------------------------------------------------------------------------

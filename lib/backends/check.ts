@@ -65,6 +65,12 @@ export function checkLen(kernel: string, arg: string, x: ArrayLike<number>, need
   }
 }
 
+/** A Float32Array of at least `needed` elements (the type is checked first). */
+export function checkF32Len(kernel: string, arg: string, x: unknown, needed: number): void {
+  checkF32(kernel, arg, x);
+  checkLen(kernel, arg, x as Float32Array, needed);
+}
+
 /** A stored rows x cols matrix with leading dimension ld: the last row ends at (rows-1)*ld + cols. */
 export function checkMatrixLen(
   kernel: string, arg: string, x: ArrayLike<number>, rows: number, cols: number, ld: number,

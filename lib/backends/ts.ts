@@ -11,8 +11,8 @@
  */
 import type { ActivationName, Backend } from '../backend';
 import {
-  checkActivation, checkBool, checkF32, checkIndices, checkInt, checkLabels, checkLen, checkMatrixLen,
-  checkNum, checkU32, checkU8,
+  checkActivation, checkBool, checkF32, checkF32Len, checkIndices, checkInt, checkLabels, checkLen,
+  checkMatrixLen, checkNum, checkU32, checkU8,
 } from './check';
 
 // ---------------------------------------------------------------------------------------------
@@ -236,10 +236,8 @@ function addBias(rows: number, cols: number, x: Float32Array, bias: Float32Array
   const K = 'addBias';
   checkInt(K, 'rows', rows, 0);
   checkInt(K, 'cols', cols, 0);
-  checkF32(K, 'x', x);
-  checkLen(K, 'x', x, rows * cols);
-  checkF32(K, 'bias', bias);
-  checkLen(K, 'bias', bias, cols);
+  checkF32Len(K, 'x', x, rows * cols);
+  checkF32Len(K, 'bias', bias, cols);
   if (cols === 0) return; // any rows pass with 0 cols: do not loop over rows of nothing
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
@@ -256,10 +254,8 @@ function biasGrad(rows: number, cols: number, dy: Float32Array, db: Float32Array
   const K = 'biasGrad';
   checkInt(K, 'rows', rows, 0);
   checkInt(K, 'cols', cols, 0);
-  checkF32(K, 'dy', dy);
-  checkLen(K, 'dy', dy, rows * cols);
-  checkF32(K, 'db', db);
-  checkLen(K, 'db', db, cols);
+  checkF32Len(K, 'dy', dy, rows * cols);
+  checkF32Len(K, 'db', db, cols);
   checkNum(K, 'beta', beta);
   if (beta === 0) {
     db.fill(0, 0, cols);
@@ -283,10 +279,8 @@ function activation(
   const K = 'activation';
   checkActivation(K, 'kind', kind);
   checkInt(K, 'n', n, 0);
-  checkF32(K, 'x', x);
-  checkLen(K, 'x', x, n);
-  checkF32(K, 'y', y);
-  checkLen(K, 'y', y, n);
+  checkF32Len(K, 'x', x, n);
+  checkF32Len(K, 'y', y, n);
   checkNum(K, 'slope', slope);
   checkNum(K, 'factor', factor);
   switch (kind) {
@@ -321,12 +315,9 @@ function activationGrad(
   const K = 'activationGrad';
   checkActivation(K, 'kind', kind);
   checkInt(K, 'n', n, 0);
-  checkF32(K, 'y', y);
-  checkLen(K, 'y', y, n);
-  checkF32(K, 'dy', dy);
-  checkLen(K, 'dy', dy, n);
-  checkF32(K, 'dx', dx);
-  checkLen(K, 'dx', dx, n);
+  checkF32Len(K, 'y', y, n);
+  checkF32Len(K, 'dy', dy, n);
+  checkF32Len(K, 'dx', dx, n);
   checkNum(K, 'slope', slope);
   checkNum(K, 'factor', factor);
   switch (kind) {
@@ -366,10 +357,8 @@ function softmax(rows: number, cols: number, logits: Float32Array, probs: Float3
   const K = 'softmax';
   checkInt(K, 'rows', rows, 0);
   checkInt(K, 'cols', cols, 0);
-  checkF32(K, 'logits', logits);
-  checkLen(K, 'logits', logits, rows * cols);
-  checkF32(K, 'probs', probs);
-  checkLen(K, 'probs', probs, rows * cols);
+  checkF32Len(K, 'logits', logits, rows * cols);
+  checkF32Len(K, 'probs', probs, rows * cols);
   if (cols === 0) return; // any rows pass with 0 cols: do not loop over rows of nothing
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
@@ -397,14 +386,11 @@ function softmaxCrossEntropy(
   const K = 'softmaxCrossEntropy';
   checkInt(K, 'rows', rows, 0);
   checkInt(K, 'cols', cols, 0);
-  checkF32(K, 'logits', logits);
-  checkLen(K, 'logits', logits, rows * cols);
+  checkF32Len(K, 'logits', logits, rows * cols);
   checkU8(K, 'labels', labels);
   checkLen(K, 'labels', labels, rows);
-  checkF32(K, 'probs', probs);
-  checkLen(K, 'probs', probs, rows * cols);
-  checkF32(K, 'dlogits', dlogits);
-  checkLen(K, 'dlogits', dlogits, rows * cols);
+  checkF32Len(K, 'probs', probs, rows * cols);
+  checkF32Len(K, 'dlogits', dlogits, rows * cols);
   checkNum(K, 'scale', scale);
   checkLabels(K, rows, cols, labels);
 
@@ -447,8 +433,7 @@ function gatherRows(
   checkInt(K, 'count', count, 0);
   checkLen(K, 'indices', indices, offset + count);
   checkNum(K, 'scale', scale);
-  checkF32(K, 'dst', dst);
-  checkLen(K, 'dst', dst, count * rowLen);
+  checkF32Len(K, 'dst', dst, count * rowLen);
   checkIndices(K, src, rowLen, indices, offset, count);
   for (let r = 0; r < count; r++) {
     const s = indices[offset + r] * rowLen;
@@ -464,10 +449,8 @@ function sgdStep(n: number, lr: number, w: Float32Array, g: Float32Array): void 
   const K = 'sgdStep';
   checkInt(K, 'n', n, 0);
   checkNum(K, 'lr', lr);
-  checkF32(K, 'w', w);
-  checkLen(K, 'w', w, n);
-  checkF32(K, 'g', g);
-  checkLen(K, 'g', g, n);
+  checkF32Len(K, 'w', w, n);
+  checkF32Len(K, 'g', g, n);
   for (let i = 0; i < n; i++) w[i] -= lr * g[i];
 }
 
@@ -476,12 +459,9 @@ function momentumStep(n: number, lr: number, mu: number, w: Float32Array, g: Flo
   checkInt(K, 'n', n, 0);
   checkNum(K, 'lr', lr);
   checkNum(K, 'mu', mu);
-  checkF32(K, 'w', w);
-  checkLen(K, 'w', w, n);
-  checkF32(K, 'g', g);
-  checkLen(K, 'g', g, n);
-  checkF32(K, 'v', v);
-  checkLen(K, 'v', v, n);
+  checkF32Len(K, 'w', w, n);
+  checkF32Len(K, 'g', g, n);
+  checkF32Len(K, 'v', v, n);
   for (let i = 0; i < n; i++) {
     const vi = mu * v[i] + g[i];
     v[i] = vi;
@@ -500,14 +480,10 @@ function adamStep(
   checkNum(K, 'beta2', beta2);
   checkNum(K, 'eps', eps);
   checkInt(K, 't', t, 1);
-  checkF32(K, 'w', w);
-  checkLen(K, 'w', w, n);
-  checkF32(K, 'g', g);
-  checkLen(K, 'g', g, n);
-  checkF32(K, 'm', m);
-  checkLen(K, 'm', m, n);
-  checkF32(K, 'v', v);
-  checkLen(K, 'v', v, n);
+  checkF32Len(K, 'w', w, n);
+  checkF32Len(K, 'g', g, n);
+  checkF32Len(K, 'm', m, n);
+  checkF32Len(K, 'v', v, n);
   const c1 = 1 / (1 - Math.pow(beta1, t)); // bias corrections, once per step
   const c2 = 1 / (1 - Math.pow(beta2, t));
   for (let i = 0; i < n; i++) {

@@ -183,6 +183,24 @@ describe('digitnet data errors exit 1 with one line naming the file', () => {
   });
 });
 
+describe('digitnet train on a large label set', () => {
+  // EMNIST ByClass: 697,932 training labels in 62 classes. Spreading that many labels into one
+  // call (Math.max(...labels)) overflows the stack; 1x1 images keep the files small.
+  test('counts the classes of 697,932 labels without overflowing the stack', () => {
+    const count = 697_932;
+    const data = dataDir('byclass', {
+      'train-images-idx3-ubyte': idx([count, 1, 1]),
+      'train-labels-idx1-ubyte': idx([count], 62),
+      't10k-images-idx3-ubyte': idx([100, 1, 1]),
+      't10k-labels-idx1-ubyte': idx([100], 62),
+    });
+    const run = digitnet('train', '--data', data, '--epochs', '1', '--limit', '256', '--layers', '4', '--json');
+    expect(run.stderr).not.toMatch(/Maximum call stack/);
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout).network).toBe('1-4-62');
+  });
+});
+
 describe('digitnet model errors exit 1 with one line naming the model file', () => {
   const layers = [{ units: 8, activation: 'relu' as const }, { units: 10, activation: 'softmax' as const }];
 

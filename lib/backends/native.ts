@@ -79,23 +79,12 @@ function addonSource(file: string): 'prebuild' | 'local build' {
   return file.split(path.sep).includes('prebuilds') ? 'prebuild' : 'local build';
 }
 
-/** Reads DIGITNET_THREADS: unset or empty means the addon's default (all cores). */
-function threadsFromEnv(): number | undefined {
-  const raw = process.env.DIGITNET_THREADS;
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const value = Number(raw.trim());
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < 1) {
-    throw new Error(`DIGITNET_THREADS must be a whole number >= 1, got '${raw}'`);
-  }
-  return value;
-}
-
 /**
- * Loads the addon (once) and returns the native `Backend`. Applies `DIGITNET_THREADS` when set.
- * Throws an Error that says why the addon did not load and how to build it.
+ * Loads the addon (once) and returns the native `Backend`, with `threads` (DIGITNET_THREADS, read
+ * and checked by lib/backends/environment.ts) applied when given. Throws a NativeUnavailableError
+ * that says why the addon did not load and how to build it.
  */
-export function loadNativeBackend(): Backend {
-  const threads = threadsFromEnv();
+export function loadNativeBackend(threads?: number): Backend {
   const { binding } = loadBinding();
   if (threads !== undefined) binding.setThreads(threads);
   // The addon's functions take the Backend's arguments positionally and ignore `this`:

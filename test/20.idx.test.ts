@@ -149,16 +149,31 @@ describe('readIdx', () => {
     expect(Buffer.compare(idx.data, bytes.subarray(16))).toBe(0);
   });
 
-  test('rejects a truncated payload inside a valid gzip', async () => {
-    const file = fixture('short.gz', gzipSync(idxBytes([100]).subarray(0, 50)));
-    await expect(readIdx(file)).rejects.toThrow(`${file}: truncated: header says 100 items (108 bytes) but the gzip inflates to 50 bytes`);
+  test('reads a raw file and inflates a gzip straight into shared memory, one buffer of the file size', async () => {
+    // fit's worker uses data in a SharedArrayBuffer as it is, and copies any other.
+    const bytes = idxBytes([40, 200, 300]);
+    for (const file of [fixture('shared-raw', bytes), fixture('shared.gz', gzipSync(bytes, { level: 1 }))]) {
+      const idx = await readIdx(file);
+      expect(Object.prototype.toString.call(idx.data.buffer)).toBe('[object SharedArrayBuffer]');
+      expect(idx.data.buffer.byteLength).toBe(bytes.length);
+      expect(Buffer.compare(idx.data, bytes.subarray(16))).toBe(0);
+    }
   });
 
-  test('rejects trailing bytes inside a gzip', async () => {
+  test('rejects a gzip whose payload is shorter than its header says, with an IdxError naming the file', async () => {
+    const file = fixture('short.gz', gzipSync(idxBytes([100]).subarray(0, 50)));
+    const read = readIdx(file);
+    await expect(read).rejects.toThrow(IdxError);
+    await expect(read).rejects.toThrow(`${file}: truncated: header says 100 items (108 bytes) but the gzip inflates to 50 bytes`);
+  });
+
+  test('rejects a gzip whose payload is longer than its header says, with an IdxError naming the file', async () => {
     const bytes = new Uint8Array(120);
     bytes.set(idxBytes([100]));
     const file = fixture('long.gz', gzipSync(bytes));
-    await expect(readIdx(file)).rejects.toThrow(`${file}: trailing bytes: header says 100 items (108 bytes) but the gzip inflates to more`);
+    const read = readIdx(file);
+    await expect(read).rejects.toThrow(IdxError);
+    await expect(read).rejects.toThrow(`${file}: trailing bytes: header says 100 items (108 bytes) but the gzip inflates to more`);
   });
 
   test('rejects a corrupt gzip', async () => {

@@ -125,7 +125,9 @@ export function parseIdx(bytes: Uint8Array, source: string): Idx {
  * than its header justifies: the output buffer is sized from the header (which must be possible
  * for a gzip of this size) and inflating stops with an error as soon as the data goes past it, so
  * a gzip bomb costs at most that buffer. (zlib's maxOutputLength would need the limit before
- * inflating starts, but the limit is in the header, inside the compressed data.)
+ * inflating starts, but the limit is in the header, inside the compressed data.) The output
+ * buffer is a SharedArrayBuffer, as readFileShared's are, so that fit's worker uses the inflated
+ * data where it is instead of copying it again.
  */
 export async function gunzipIdx(compressed: Uint8Array | Uint8Array[], source: string): Promise<Idx> {
   const pieces = Array.isArray(compressed) ? compressed : [compressed];
@@ -155,7 +157,7 @@ export async function gunzipIdx(compressed: Uint8Array | Uint8Array[], source: s
         if (total > compressedBytes * MAX_DEFLATE_RATIO + 1024) {
           throw new IdxError(source, `truncated: header says ${claim(header)} but a ${compressedBytes}-byte gzip file cannot inflate to that`);
         }
-        out = new Uint8Array(total);
+        out = new Uint8Array(new SharedArrayBuffer(total));
         out.set(head.subarray(0, header.headerBytes));
         outFill = header.headerBytes;
       }

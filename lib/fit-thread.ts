@@ -6,6 +6,7 @@ import type { Dataset } from './data/mnist';
 import type { Network, NetworkConfig } from './network';
 import type { BatchInfo, EpochRecord, FitOptions, FitPlan, History } from './train';
 import type { TrainingState } from './train-loop';
+import { errorFromRecord } from './worker-errors';
 
 /** What the training worker (lib/fit-worker.ts) receives. Typed arrays on SharedArrayBuffers arrive as views of the same memory. */
 export interface WorkerJob {
@@ -18,11 +19,21 @@ export interface WorkerJob {
   validation?: Dataset;
   plan: FitPlan;
   start?: TrainingState;
-  /** Set to 1 to stop the worker before its next step (it checks with Atomics.load). */
-  stop: Int32Array;
+  /** Shared flags, see `STOP` and `EPOCH_GATE`. */
+  control: Int32Array;
+  /** Whether the caller has an `onEpoch`: the worker then waits at `EPOCH_GATE` after each epoch. */
+  waitAfterEpoch: boolean;
 }
 
-/** What the worker posts back. */
+/** `control[STOP]`: set to 1 to stop the worker before its next step (it checks with Atomics.load). */
+export const STOP = 0;
+/**
+ * `control[EPOCH_GATE]`: the worker sets it to 0 when it posts an epoch and sleeps until the caller
+ * sets it to 1, once `onEpoch` has returned: the callback sees weights that hold still.
+ */
+export const EPOCH_GATE = 1;
+
+/** What the worker posts back; an error travels as `errorToRecord`'s data. */
 export type WorkerMessage =
   | { type: 'batch'; info: BatchInfo }
   | { type: 'epoch'; record: EpochRecord }
@@ -32,9 +43,10 @@ export type WorkerMessage =
 /**
  * Runs the training loop in a worker thread on `net`'s own weights (shared memory, never copied),
  * relaying progress to `options`' callbacks on this thread and `options.signal` to the worker.
+ * While the worker trains, `net.weightsMoving` is true; during `onEpoch` the worker waits.
  */
 export function fitInWorker(net: Network, backend: BackendName, train: Dataset, options: FitOptions, plan: FitPlan, start: TrainingState | undefined): Promise<History> {
-  const stop = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  const control = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
   const job: WorkerJob = {
     config: net.config,
     backend,
@@ -44,48 +56,72 @@ export function fitInWorker(net: Network, backend: BackendName, train: Dataset, 
     validation: options.validation && sharedDataset(options.validation),
     plan,
     start,
-    stop,
+    control,
+    waitAfterEpoch: options.onEpoch !== undefined,
   };
-  const requestStop = () => Atomics.store(stop, 0, 1);
+  const requestStop = () => Atomics.store(control, STOP, 1);
   return new Promise<History>((resolve, reject) => {
     const worker = acquireWorker();
     let failure: { error: unknown } | undefined;
+    let finished = false;
     const fail = (error: unknown) => {
       failure ??= { error };
       requestStop();
     };
-    const onMessage = (message: WorkerMessage) => {
+    const onEpoch = async (record: EpochRecord) => {
+      if (!options.onEpoch) return; // the worker did not stop
+      net.weightsMoving = false;
       try {
-        if (message.type === 'batch') options.onBatch?.(message.info);
-        else if (message.type === 'epoch') options.onEpoch?.(message.record);
+        await options.onEpoch(record);
       } catch (error) {
         fail(error); // a throwing callback stops training; fit rejects with its error
       }
-      if (message.type !== 'done' && message.type !== 'error') return;
+      if (finished) return;
+      net.weightsMoving = true;
+      Atomics.store(control, EPOCH_GATE, 1);
+      Atomics.notify(control, EPOCH_GATE);
+    };
+    const onMessage = (message: WorkerMessage) => {
+      if (message.type === 'epoch') return void onEpoch(message.record);
+      if (message.type === 'batch') {
+        try {
+          options.onBatch?.(message.info);
+        } catch (error) {
+          fail(error);
+        }
+        return;
+      }
       // The loop has ended and the worker is idle again: it can serve the next fit.
-      detach();
+      finish();
       releaseWorker(worker);
       if (failure) reject(failure.error);
-      else if (message.type === 'error') reject(message.error);
+      else if (message.type === 'error') reject(errorFromRecord(message.error));
       else resolve(message.history);
     };
-    const onError = (error: Error) => {
-      detach();
+    // A worker that failed is ended, never kept for the next fit.
+    const abandon = (error: unknown) => {
+      finish();
+      void worker.terminate();
       reject(error);
     };
-    const onExit = (code: number) => {
-      detach();
-      reject(new Error(`fit: the training worker exited (code ${code}) before finishing`));
-    };
+    const onError = (error: Error) => abandon(error);
+    const onExit = (code: number) => abandon(new Error(`fit: the training worker exited (code ${code}) before finishing`));
     // Only our own listeners: Worker keeps internal ones (removeAllListeners() stops its messages).
-    const detach = () => {
+    const finish = () => {
+      finished = true;
+      net.weightsMoving = false;
       options.signal?.removeEventListener('abort', requestStop);
       worker.off('message', onMessage).off('error', onError).off('exit', onExit);
     };
     options.signal?.addEventListener('abort', requestStop);
     if (options.signal?.aborted) requestStop();
     worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-    worker.postMessage(job);
+    try {
+      worker.postMessage(job);
+    } catch (error) {
+      return abandon(error); // e.g. a value that cannot be cloned: the worker never got the job
+    }
+    net.weightsMoving = true;
   });
 }
 
@@ -142,8 +178,8 @@ function workerScript(): string {
 /** `data`'s first `limit` samples in shared memory, so the worker reads them without a copy per message. */
 function sharedDataset(data: Dataset, limit = data.count): Dataset {
   const count = Math.min(data.count, limit);
-  const pixels = data.rows * data.cols;
-  return { ...data, count, images: shared(data.images, count * pixels), labels: shared(data.labels, count) };
+  const { rows, cols } = data;
+  return { count, rows, cols, images: shared(data.images, count * rows * cols), labels: shared(data.labels, count) };
 }
 
 /**

@@ -4,9 +4,10 @@
  * Started by lib/fit-thread.ts, which posts it one `WorkerJob` per fit and keeps it between fits.
  */
 import { parentPort } from 'node:worker_threads';
-import type { WorkerJob, WorkerMessage } from './fit-thread';
+import { EPOCH_GATE, STOP, type WorkerJob, type WorkerMessage } from './fit-thread';
 import { Network } from './network';
 import { trainLoop } from './train-loop';
+import { errorToRecord } from './worker-errors';
 
 /** Least time (ms) between two batch reports. */
 const BATCH_POST_MS = 50;
@@ -17,7 +18,7 @@ async function run(job: WorkerJob, post: (message: WorkerMessage) => void): Prom
   net.backend.setThreads(job.threads);
   let lastPost = -Infinity;
   const history = await trainLoop(net, job.train, job.validation, job.plan, job.start, {
-    stopRequested: () => Atomics.load(job.stop, 0) !== 0,
+    stopRequested: () => Atomics.load(job.control, STOP) !== 0,
     batch(info) {
       const now = performance.now();
       if (now - lastPost >= BATCH_POST_MS) {
@@ -26,7 +27,12 @@ async function run(job: WorkerJob, post: (message: WorkerMessage) => void): Prom
       }
       return undefined;
     },
-    epoch: (record) => post({ type: 'epoch', record }),
+    epoch(record) {
+      if (!job.waitAfterEpoch) return post({ type: 'epoch', record });
+      Atomics.store(job.control, EPOCH_GATE, 0);
+      post({ type: 'epoch', record });
+      Atomics.wait(job.control, EPOCH_GATE, 0); // until the caller's onEpoch has returned
+    },
   });
   post({ type: 'done', history });
 }
@@ -35,5 +41,5 @@ const port = parentPort;
 if (!port) throw new Error('digitnet: fit-worker.js runs as a worker thread started by fit, not on its own');
 // One job at a time: the caller sends the next only after this one's 'done' or 'error'.
 port.on('message', (job: WorkerJob) => {
-  run(job, (message) => port.postMessage(message)).catch((error: unknown) => port.postMessage({ type: 'error', error }));
+  run(job, (message) => port.postMessage(message)).catch((error: unknown) => port.postMessage({ type: 'error', error: errorToRecord(error) }));
 });

@@ -66,6 +66,11 @@ export class Network {
   readonly grads: Float32Array;
   /** True while `fit` runs. */
   training = false;
+  /**
+   * True while a training worker may be changing `params` (a fit in a worker, outside its
+   * `onEpoch`): `predict`, `evaluate` and `save` refuse to read weights that move under them.
+   */
+  weightsMoving = false;
   private workspace: Workspace | null = null;
 
   private constructor(readonly input: number, readonly layers: Dense[], readonly backend: Backend, params?: Float32Array) {
@@ -84,7 +89,7 @@ export class Network {
   /** A new network with freshly initialised weights (same seed, same weights on every backend). */
   static create(options: NetworkOptions): Network {
     const net = Network.fromConfig(options.input, options.layers, options.backend);
-    const rng = new Random(options.seed ?? 1);
+    const rng = new Random(checkSeed(options.seed ?? 1, 'Network.create'));
     net.layers.forEach((layer, i) => layer.initialize(rng, options.layers[i].init));
     return net;
   }
@@ -140,8 +145,11 @@ export class Network {
 
   /** Accuracy, mean loss and confusion matrix on a labelled dataset. */
   evaluate(data: Dataset, options: { limit?: number } = {}): Evaluation {
+    this.checkWeightsStill('evaluate');
     this.checkDataset(data, 'evaluate');
-    const count = Math.min(data.count, options.limit ?? data.count);
+    const { limit } = options;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw new RangeError(`evaluate: limit must be an integer >= 0, got ${limit}`);
+    const count = Math.min(data.count, limit ?? data.count);
     const classes = this.classes;
     const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
     const order = sequence(count);
@@ -163,8 +171,13 @@ export class Network {
     return { accuracy: count ? correct / count : 0, loss: count ? loss / count : 0, confusion };
   }
 
-  /** Class probabilities and labels for `count` images: bytes (0..255) or floats already scaled to [0, 1]. */
-  predict(images: Uint8Array | Float32Array, count: number): Prediction {
+  /**
+   * Class probabilities and labels for `count` images: bytes 0..255 (`Uint8Array`, or a canvas's
+   * `Uint8ClampedArray`) or floats already scaled to [0, 1] (`Float32Array`), from any realm.
+   */
+  predict(input: Uint8Array | Uint8ClampedArray | Float32Array, count: number): Prediction {
+    this.checkWeightsStill('predict');
+    const images = pixelView(input);
     if (!Number.isInteger(count) || count < 0) throw new RangeError(`predict: count must be a non-negative integer, got ${count}`);
     if (images.length < count * this.input) {
       throw new RangeError(`predict: images has ${images.length} values, needs ${count} x ${this.input}`);
@@ -199,7 +212,18 @@ export class Network {
 
   /** Saves weights and architecture as safetensors, atomically (temporary file + rename). */
   save(path: string): Promise<void> {
+    this.checkWeightsStill('save');
     return writeModel(path, this.config, this.layers);
+  }
+
+  /** Throws while a training worker is changing the weights (see `weightsMoving`). */
+  private checkWeightsStill(where: string): void {
+    if (this.weightsMoving) {
+      throw new Error(
+        `${where}: this network is training in a worker thread and its weights change with every step; ` +
+          'call it from onEpoch (training waits there) or after fit resolves',
+      );
+    }
   }
 
   /** Throws unless `data` is a labelled dataset whose samples fit the input layer. */
@@ -265,6 +289,23 @@ export class Network {
     };
     return this.workspace;
   }
+}
+
+/**
+ * `input` as the array type `predict` computes on, judged by content rather than `instanceof` (a
+ * canvas's Uint8ClampedArray, or a typed array from another realm): the same memory, no copy.
+ */
+function pixelView(input: ArrayBufferView): Uint8Array | Float32Array {
+  const tag = Object.prototype.toString.call(input);
+  if (tag === '[object Uint8Array]' || tag === '[object Uint8ClampedArray]') return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  if (tag === '[object Float32Array]') return new Float32Array(input.buffer, input.byteOffset, input.byteLength / Float32Array.BYTES_PER_ELEMENT);
+  throw new TypeError(`predict: images must be a Uint8Array, Uint8ClampedArray or Float32Array, got ${tag.slice(8, -1)}`);
+}
+
+/** Throws unless `seed` is a whole number in [0, 2^32), the generator's seed range; returns it. */
+export function checkSeed(seed: number, where: string): number {
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`${where}: seed must be an integer in [0, 2^32), got ${seed}`);
+  return seed;
 }
 
 /** [0, 1, ..., count - 1]. */

@@ -26,8 +26,8 @@ export interface LoopHooks {
   stopRequested(): boolean;
   /** After every step; a returned promise is awaited (the calling-thread runner yields to the event loop). */
   batch(info: BatchInfo): Promise<void> | undefined;
-  /** After every epoch (and its checkpoint). */
-  epoch(record: EpochRecord): void;
+  /** After every epoch (and its checkpoint); a returned promise is awaited (an async `onEpoch`). */
+  epoch(record: EpochRecord): Promise<void> | void;
 }
 
 /** The training loop: epochs of shuffled mini-batches, metrics, validation, checkpoints, early stop. */
@@ -102,7 +102,7 @@ export async function trainLoop(
       const state = { epoch: epoch + 1, steps: history.steps, t: optimizer.t, m: optimizer.m, v: optimizer.v, rng: rng.getState(), history: history.epochs };
       await writeCheckpoint(plan.checkpoint, net, plan, state);
     }
-    hooks.epoch(record);
+    await hooks.epoch(record);
   }
   history.seconds = (performance.now() - started) / 1000;
   return history;

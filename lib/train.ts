@@ -3,8 +3,8 @@ import { getBackend, nativeAvailable } from './backends';
 import type { Dataset } from './data/mnist';
 import { fitInWorker } from './fit-thread';
 import { loadCheckpoint } from './io/checkpoint';
-import type { Network } from './network';
-import { checkSchedule, type OptimizerSpec, type ScheduleSpec } from './optimizers';
+import { checkSeed, type Network } from './network';
+import { checkOptimizer, checkSchedule, type OptimizerSpec, type ScheduleSpec } from './optimizers';
 import { trainLoop, type TrainingState } from './train-loop';
 
 /** Options of `Network.fit`. */
@@ -34,8 +34,12 @@ export interface FitOptions {
    * the latest step at most every 50 ms; training on the calling thread reports every step.
    */
   onBatch?: (info: BatchInfo) => void;
-  /** Called after every epoch, on the calling thread. A callback that throws stops training, and `fit` rejects with its error. */
-  onEpoch?: (record: EpochRecord) => void;
+  /**
+   * Called after every epoch, on the calling thread; training waits until it returns (or its
+   * promise settles), so `predict`, `evaluate` and `save` in it see that epoch's final weights.
+   * A callback that throws (or rejects) stops training, and `fit` rejects with its error.
+   */
+  onEpoch?: (record: EpochRecord) => unknown;
   /** Aborting stops training before the next step; the network keeps the weights of the last step. */
   signal?: AbortSignal;
   /** After every completed epoch, save weights, optimizer state, epoch and RNG state to this safetensors file (it also loads as a model). */
@@ -168,6 +172,8 @@ function resolveOptions(options: FitOptions): FitPlan {
     const file = options[key];
     if (file !== undefined && (typeof file !== 'string' || file === '')) throw new TypeError(`fit: ${key} must be a file path, got ${JSON.stringify(file)}`);
   }
+  checkSeed(o.seed, 'fit');
+  checkOptimizer(o.optimizer);
   checkSchedule(o.schedule);
   return o;
 }
@@ -190,6 +196,8 @@ function trainOnCallingThread(net: Network, train: Dataset, options: FitOptions,
         lastYield = performance.now();
       });
     },
-    epoch: (record) => options.onEpoch?.(record),
+    epoch: async (record) => {
+      await options.onEpoch?.(record);
+    },
   });
 }

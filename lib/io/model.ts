@@ -30,12 +30,16 @@ export function refuseNonFinite(path: string, tensors: Record<string, Tensor>): 
   for (const [name, tensor] of Object.entries(tensors)) checkFinite(path, name, tensor);
 }
 
-/** The tensors and metadata of a model file (a checkpoint adds its training state to them). */
+/**
+ * The tensors and metadata of a model file (a checkpoint adds its training state to them). The
+ * tensors are copies taken now, so the file holds exactly these weights whatever changes them
+ * while it is written.
+ */
 export function modelTensors(config: NetworkConfig, layers: Dense[]): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   const tensors: Record<string, Tensor> = {};
   layers.forEach((layer, i) => {
-    tensors[`layers.${i}.weight`] = { shape: [layer.units, layer.inputs], data: layer.weight };
-    tensors[`layers.${i}.bias`] = { shape: [layer.units], data: layer.bias };
+    tensors[`layers.${i}.weight`] = { shape: [layer.units, layer.inputs], data: layer.weight.slice() };
+    tensors[`layers.${i}.bias`] = { shape: [layer.units], data: layer.bias.slice() };
   });
   return { tensors, metadata: { format: MODEL_FORMAT, digitnet: JSON.stringify(config) } };
 }

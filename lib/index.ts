@@ -12,3 +12,8 @@ export { loadMnist } from './data/mnist';
 export type { Dataset } from './data/mnist';
 export { readIdx, parseIdx } from './data/idx';
 export { Random } from './random';
+export { IdxError } from './data/idx';
+export { MnistError } from './data/mnist';
+export { ModelFileError } from './io/safetensors';
+export { AtomicWriteError } from './io/atomic-write';
+export { NativeUnavailableError } from './backends/native-missing';

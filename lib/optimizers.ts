@@ -55,13 +55,30 @@ export class Optimizer {
   }
 }
 
-function checkOptimizer(spec: OptimizerSpec): void {
-  if (!['sgd', 'momentum', 'adam'].includes(spec.name)) {
+/** The options each optimizer takes besides `name`. */
+const OPTIMIZER_OPTIONS = { sgd: ['lr'], momentum: ['lr', 'momentum'], adam: ['lr', 'beta1', 'beta2', 'eps'] } as const;
+
+/** Validates an optimizer spec; throws a RangeError naming the bad option. */
+export function checkOptimizer(spec: OptimizerSpec): void {
+  if (typeof spec !== 'object' || spec === null) throw new TypeError(`optimizer: must be an object such as { name: 'adam', lr: 1e-3 }, got ${String(spec)}`);
+  if (!Object.hasOwn(OPTIMIZER_OPTIONS, spec.name)) {
     throw new RangeError(`optimizer: unknown name '${(spec as { name: string }).name}' (sgd, momentum or adam)`);
   }
-  if (!(spec.lr > 0) || !Number.isFinite(spec.lr)) throw new RangeError(`optimizer: lr must be a finite number > 0, got ${spec.lr}`);
-  if (spec.name === 'momentum' && spec.momentum !== undefined && !(spec.momentum >= 0 && spec.momentum < 1)) {
-    throw new RangeError(`optimizer: momentum must be in [0, 1), got ${spec.momentum}`);
+  const known: readonly string[] = OPTIMIZER_OPTIONS[spec.name];
+  for (const [key, value] of Object.entries(spec)) {
+    if (key === 'name' || value === undefined) continue;
+    if (!known.includes(key)) throw new RangeError(`optimizer: ${spec.name} has no option '${key}' (it takes ${known.join(', ')})`);
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new RangeError(`optimizer: ${key} must be a finite number, got ${String(value)}`);
+  }
+  if (!(spec.lr > 0)) throw new RangeError(`optimizer: lr must be a finite number > 0, got ${spec.lr}`);
+  const unit = (key: string, value: number | undefined) => {
+    if (value !== undefined && !(value >= 0 && value < 1)) throw new RangeError(`optimizer: ${key} must be in [0, 1), got ${value}`);
+  };
+  if (spec.name === 'momentum') unit('momentum', spec.momentum);
+  if (spec.name === 'adam') {
+    unit('beta1', spec.beta1);
+    unit('beta2', spec.beta2);
+    if (spec.eps !== undefined && !(spec.eps > 0)) throw new RangeError(`optimizer: eps must be > 0, got ${spec.eps}`);
   }
 }
 
@@ -71,7 +88,7 @@ export function checkSchedule(schedule: ScheduleSpec): void {
     if (!Number.isInteger(schedule.every) || schedule.every < 1) throw new RangeError(`schedule: every must be an integer >= 1, got ${schedule.every}`);
     if (!(schedule.gamma > 0 && schedule.gamma <= 1)) throw new RangeError(`schedule: gamma must be in (0, 1], got ${schedule.gamma}`);
   } else if (schedule.name === 'cosine') {
-    if (schedule.minLr !== undefined && !(schedule.minLr >= 0)) throw new RangeError(`schedule: minLr must be >= 0, got ${schedule.minLr}`);
+    if (schedule.minLr !== undefined && !(schedule.minLr >= 0 && Number.isFinite(schedule.minLr))) throw new RangeError(`schedule: minLr must be a finite number >= 0, got ${schedule.minLr}`);
   } else if (schedule.name !== 'constant') {
     throw new RangeError(`schedule: unknown name '${(schedule as { name: string }).name}' (constant, step or cosine)`);
   }

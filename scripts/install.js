@@ -29,6 +29,13 @@ function summarize(output) {
   return message.join(' ').replace(/^not found: (.+)$/, '$1 not found on PATH');
 }
 
+/** `file` relative to where npm was run (INIT_CWD) when it lies under it, as the user would type it; else absolute. */
+function displayPath(file) {
+  const from = process.env.INIT_CWD;
+  const relative = from ? path.relative(from, file) : '';
+  return relative === '' || relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative) ? file : relative;
+}
+
 const build = spawnSync(process.execPath, [require.resolve('node-gyp-build/bin.js')], {
   cwd: root,
   encoding: 'utf8',
@@ -41,5 +48,5 @@ if (build.status === 0) {
   const cause = summarize(output);
   fs.mkdirSync(path.dirname(log), { recursive: true });
   fs.writeFileSync(log, `${cause}\n\n${output}`);
-  console.warn(`digitnet: compiling the native core failed (${cause}); digitnet will use its TypeScript backend. Log: ${log}`);
+  console.warn(`digitnet: compiling the native core failed (${cause}); digitnet will use its TypeScript backend. Log: ${displayPath(log)}`);
 }

@@ -183,6 +183,25 @@ describe('digitnet data errors exit 1 with one line naming the file', () => {
   });
 });
 
+describe('digitnet train names its data folder as the user would type it', () => {
+  /** Runs `digitnet train` on a tiny set in `cwd`; returns its progress line. */
+  function trainingLine(cwd: string, data: string): string {
+    const run = spawnSync(process.execPath, [CLI, 'train', '--data', data, '--epochs', '0', '--layers', '8'], { cwd, encoding: 'utf8', timeout: 120_000 });
+    expect(run.status).toBe(0);
+    return run.stderr.split('\n')[0];
+  }
+
+  test('relative to the working directory when the folder is under it', () => {
+    const data = dataDir('relative-data', VALID_FILES());
+    expect(trainingLine(dir, data)).toMatch(/^digitnet: training 784-8-10 \(default preset\) on relative-data with /);
+  });
+
+  test('absolute when it is not', () => {
+    const data = dataDir('absolute-data', VALID_FILES());
+    expect(trainingLine(join(dir, 'relative-data'), data)).toContain(` on ${data} with `);
+  });
+});
+
 describe('digitnet train on a large label set', () => {
   // EMNIST ByClass: 697,932 training labels in 62 classes. Spreading that many labels into one
   // call (Math.max(...labels)) overflows the stack; 1x1 images keep the files small.

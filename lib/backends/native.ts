@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import type { Backend } from '../backend';
+import { displayPath } from '../display-path';
 import { firstLine, noBuildReason, NativeUnavailableError, remedy } from './native-missing';
 import { packageRoot } from '../package-root';
 
@@ -68,7 +69,7 @@ function loadBinding(): { binding: BindingModule; path: string; source: NativeIn
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     loaded = { binding: require(file) as BindingModule, path: file, source: fromEnv ? 'DIGITNET_ADDON' : addonSource(file) };
   } catch (err) {
-    const which = fromEnv ? `the addon named by DIGITNET_ADDON (${file})` : file;
+    const which = fromEnv ? `the addon named by DIGITNET_ADDON (${displayPath(file)})` : displayPath(file);
     throw new NativeUnavailableError(`${which} failed to load (${firstLine((err as Error).message)})`, remedy(), { cause: err });
   }
   return loaded;

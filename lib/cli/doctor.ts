@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { defaultBackend } from '../backends';
 import { nativeInfo, type NativeInfo } from '../backends/native';
 import { NativeUnavailableError } from '../backends/native-missing';
+import { displayPath } from '../display-path';
 import { findMnistFiles, resolveMnistDir, type MnistDirSource } from '../data/mnist';
 import { parseCommand, type CommandSpec } from './options';
 import type { CommandResult } from './main';
@@ -105,24 +106,24 @@ function addonExtras(native: DoctorReport['native']): [string, string][] {
     .map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]);
 }
 
-/** The report as aligned lines of text. */
+/** The report as aligned lines of text, with paths relative to the working directory where they lie under it (the JSON keeps them absolute). */
 export function formatDoctorReport(report: DoctorReport): string {
   const { native, cpu, dataset } = report;
   const features = cpu.features
     ? `avx2 ${yesNo(cpu.features.avx2)}, fma ${yesNo(cpu.features.fma)}, avx512f ${yesNo(cpu.features.avx512f)}`
     : 'features unknown (no /proc/cpuinfo)';
   const lines: [string, string][] = [
-    ['digitnet', `${report.digitnet.version} in ${report.digitnet.root}`],
+    ['digitnet', `${report.digitnet.version} in ${displayPath(report.digitnet.root)}`],
     ['node', `${report.node.version} on ${report.node.platform}-${report.node.arch}, N-API ${report.node.napi ?? 'unknown'}`],
     ['backend', `${report.backend ?? 'none'} (${report.backendNote})`],
     native.loaded
-      ? ['native', `loaded from ${native.source}: ${native.path}`]
+      ? ['native', `loaded from ${native.source}: ${displayPath(native.path)}`]
       : ['native', `unavailable: ${native.reason}${native.remedy ? `\n${' '.repeat(11)}${native.remedy}` : ''}`],
     ['gemm', native.loaded ? `${native.gemmKernel} micro-kernel, up to ${native.maxThreads} threads` : 'none (native core not loaded)'],
     ...addonExtras(native),
     ['threads', report.threads === null ? 'none' : String(report.threads)],
     ['cpu', `${cpu.model}, ${cpu.cores} logical core(s); ${features}`],
-    ['dataset', dataset.found ? `${dataset.dir} (from ${dataset.from})` : `not found: ${dataset.error}`],
+    ['dataset', dataset.found ? `${displayPath(dataset.dir)} (from ${dataset.from})` : `not found: ${dataset.error}`],
   ];
   return lines.map(([key, value]) => `${key.padEnd(10)} ${value}`).join('\n');
 }

@@ -2,6 +2,7 @@ import { ACTIVATIONS, type ActivationName } from '../backend';
 import { getBackend } from '../backends';
 import { loadMnist } from '../data/mnist';
 import type { DenseSpec } from '../layers';
+import { displayPath } from '../display-path';
 import { Network } from '../network';
 import type { OptimizerSpec } from '../optimizers';
 import { PRESETS, type PresetName } from '../presets';
@@ -87,7 +88,7 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
     backend,
   });
   const progress = new Progress(process.stderr, fitOptions.epochs ?? 10);
-  process.stderr.write(`digitnet: training ${net.shape} (${presetName} preset) on ${dir} with the ${backend.name} backend, ${backend.getThreads()} thread(s)\n`);
+  process.stderr.write(`digitnet: training ${net.shape} (${presetName} preset) on ${displayPath(dir)} with the ${backend.name} backend, ${backend.getThreads()} thread(s)\n`);
   const interrupt = new AbortController();
   const onSigint = () => {
     if (interrupt.signal.aborted) process.exit(130);

@@ -8,7 +8,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { BindingModule, GemmKernelName } from '../lib/backends/native';
 import { nativeInfo } from '../lib/backends/native';
-import { nativeSkipReason } from './backends';
+import { describeNative } from './backends';
 
 /** What the child process reports. */
 interface IsaReport {
@@ -121,10 +121,7 @@ function supportedIsas(): GemmKernelName[] {
   return isas;
 }
 
-const skip = nativeSkipReason();
-const describeNative = skip === undefined ? describe : describe.skip;
-
-describeNative(`sgemm micro-kernels${skip === undefined ? '' : ` (skipped: ${skip})`}`, () => {
+describeNative('sgemm micro-kernels', () => {
   // All children start at once: they run on separate cores, and each test awaits its own.
   const reports = new Map<string, Promise<IsaReport>>();
   beforeAll(() => {

@@ -11,7 +11,7 @@
 import fc from 'fast-check';
 import { getBackend } from '../lib/backends';
 import { nativeBinding } from '../lib/backends/native';
-import { nativeSkipReason } from './backends';
+import { describeNative } from './backends';
 import { SIGNATURES, type Kind } from './kernel-signatures';
 
 const SEED = 20261125;
@@ -139,15 +139,16 @@ function callCleanly(name: string, fn: (...args: unknown[]) => unknown, args: un
   });
 }
 
-/** One seeded property per function of `functions`. */
-function fuzzEach(functions: Record<string, unknown>, signatures: Record<string, Kind[]>): void {
+/** One seeded property per function of `functions()` (called in the tests, not at collection). */
+function fuzzEach(functions: () => Record<string, unknown>, signatures: Record<string, Kind[]>): void {
   test('every function has a signature to fuzz', () => {
-    const names = Object.keys(functions).filter((name) => typeof functions[name] === 'function');
+    const all = functions();
+    const names = Object.keys(all).filter((name) => typeof all[name] === 'function');
     expect(names.sort()).toEqual(Object.keys(signatures).sort());
   });
   for (const [name, kinds] of Object.entries(signatures)) {
     test(`${name}: ${RUNS_PER_FUNCTION} random argument lists give a result or a clean TypeError / RangeError`, () => {
-      const fn = functions[name] as (...args: unknown[]) => unknown;
+      const fn = functions()[name] as (...args: unknown[]) => unknown;
       fc.assert(
         fc.property(argumentList(kinds), (args) => callCleanly(name, fn, args)),
         { seed: SEED, numRuns: RUNS_PER_FUNCTION },
@@ -162,23 +163,18 @@ const backendSignatures: Record<string, Kind[]> = Object.fromEntries(
 
 describe('fuzz: TypeScript backend kernels', () => {
   const ts = getBackend('ts');
-  fuzzEach(ts as unknown as Record<string, unknown>, backendSignatures);
+  fuzzEach(() => ts as unknown as Record<string, unknown>, backendSignatures);
 });
 
-const nativeReason = nativeSkipReason();
-(nativeReason === undefined ? describe : describe.skip)(
-  `fuzz: native addon functions${nativeReason ? ` (skipped: ${nativeReason})` : ''}`,
-  () => {
-    // The raw addon exports two functions the Backend does not: the reference gemm and build info.
-    const signatures = { ...backendSignatures, gemmReference: backendSignatures.gemm, nativeInfo: [] };
-    const binding = nativeReason === undefined ? nativeBinding() : {};
-    let threads = 1;
-    beforeAll(() => {
-      if (nativeReason === undefined) threads = nativeBinding().getThreads();
-    });
-    afterAll(() => {
-      if (nativeReason === undefined) nativeBinding().setThreads(threads);
-    });
-    fuzzEach(binding as unknown as Record<string, unknown>, signatures);
-  },
-);
+describeNative('fuzz: native addon functions', () => {
+  // The raw addon exports two functions the Backend does not: the reference gemm and build info.
+  const signatures = { ...backendSignatures, gemmReference: backendSignatures.gemm, nativeInfo: [] };
+  let threads = 1;
+  beforeAll(() => {
+    threads = nativeBinding().getThreads();
+  });
+  afterAll(() => {
+    nativeBinding().setThreads(threads);
+  });
+  fuzzEach(() => nativeBinding() as unknown as Record<string, unknown>, signatures);
+});

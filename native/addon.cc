@@ -287,6 +287,12 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   return Napi::Value();
 }
 
+// "labels[r] is v, must be < cols (c)", the message of lib/backends/check.ts.
+void labelError(Args& in, size_t position, unsigned value, double cols) {
+  in.rangeError("labels[" + std::to_string(position) + "] is " + std::to_string(value) +
+                ", must be < cols (" + jsNumber(in.env(), cols) + ")");
+}
+
 // softmaxCrossEntropy(rows, cols, logits, labels, probs, dlogits, scale) -> summed loss
 Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   Args in(info, "softmaxCrossEntropy");
@@ -302,21 +308,28 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   in.length("dlogits", dlogits, rows * cols);
   const double scale = in.number(6, "scale");
   if (!in.ok()) return Napi::Value();
+  // Every label is checked before anything is written, so a bad one leaves the outputs as they
+  // were. The kernel checks each label again as it reads it: another thread may change one in
+  // between, and then it stops at that label instead of reading or writing past a row.
   const size_t nrows = toSize(rows);  // rows <= labels.length here
   for (size_t r = 0; r < nrows; ++r) {
-    if (labels.data[r] >= cols) {
-      in.rangeError("labels[" + std::to_string(r) + "] is " + std::to_string(labels.data[r]) +
-                    ", must be < cols (" + jsNumber(in.env(), cols) + ")");
-      return Napi::Value();
-    }
+    const std::uint8_t label = labels.data[r];
+    if (label >= cols) return labelError(in, r, label, cols), Napi::Value();
   }
-  const double loss = digitnet::softmaxCrossEntropy(nrows, toSize(cols), logits.data, labels.data,
-                                                    probs.data, dlogits.data,
-                                                    static_cast<float>(scale));
+  double loss = 0.0;
+  const digitnet::IndexStatus status = digitnet::softmaxCrossEntropy(
+      nrows, toSize(cols), logits.data, labels.data, probs.data, dlogits.data, static_cast<float>(scale), &loss);
+  if (!status.ok) return labelError(in, status.position, status.value, cols), Napi::Value();
   return Napi::Number::New(in.env(), loss);
 }
 
 // ---- data ----------------------------------------------------------------------------------
+
+// "indices[i] is v, src has n rows", the message of lib/backends/check.ts.
+void indexError(Args& in, size_t position, std::uint32_t value, size_t rowsInSrc) {
+  in.rangeError("indices[" + std::to_string(position) + "] is " + std::to_string(value) +
+                ", src has " + std::to_string(rowsInSrc) + " rows");
+}
 
 // gatherRows(src, rowLen, indices, offset, count, scale, dst)
 Napi::Value GatherRows(const Napi::CallbackInfo& info) {
@@ -334,14 +347,15 @@ Napi::Value GatherRows(const Napi::CallbackInfo& info) {
   if (rowLen == 0) return Napi::Value();  // zero-length rows: nothing is read, any index is harmless
   const size_t first = toSize(offset), n = toSize(count), len = toSize(rowLen);
   const size_t rowsInSrc = src.length / len;
+  // Checked before anything is written, and again by the kernel as it reads each index (see
+  // SoftmaxCrossEntropy).
   for (size_t i = first; i < first + n; ++i) {
-    if (indices.data[i] >= rowsInSrc) {
-      in.rangeError("indices[" + std::to_string(i) + "] is " + std::to_string(indices.data[i]) +
-                    ", src has " + std::to_string(rowsInSrc) + " rows");
-      return Napi::Value();
-    }
+    const std::uint32_t index = indices.data[i];
+    if (index >= rowsInSrc) return indexError(in, i, index, rowsInSrc), Napi::Value();
   }
-  digitnet::gatherRows(src.data, len, indices.data + first, n, scale, dst.data);
+  const digitnet::IndexStatus status = digitnet::gatherRows(src.data, rowsInSrc, len,
+                                                            indices.data + first, n, scale, dst.data);
+  if (!status.ok) return indexError(in, first + status.position, status.value, rowsInSrc), Napi::Value();
   return Napi::Value();
 }
 

@@ -3,12 +3,24 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 
 #include "parallel.h"
 
 namespace digitnet {
 
 using std::size_t;
+
+// Reads *p exactly once. A plain load lets the compiler read shared memory again (it may assume
+// no other thread writes it), and then the value checked and the value used could differ.
+template <typename T>
+static T readOnce(const T* p) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __atomic_load_n(p, __ATOMIC_RELAXED);
+#else
+  return *static_cast<const volatile T*>(p);
+#endif
+}
 
 // The elementwise loops below run in place (y == x, dx == dy) in the network. GCC then finds the
 // pointers overlapping and takes its scalar fallback loop; each element only reads its own index,
@@ -157,43 +169,63 @@ void softmax(size_t rows, size_t cols, const float* logits, float* probs) {
   for (size_t r = 0; r < rows; ++r) softmaxRow(cols, logits + r * cols, probs + r * cols);
 }
 
-double softmaxCrossEntropy(size_t rows, size_t cols, const float* logits,
-                           const std::uint8_t* labels, float* probs, float* dlogits, float scale) {
-  if (cols == 0) return 0.0;
-  double loss = 0.0;
+IndexStatus softmaxCrossEntropy(size_t rows, size_t cols, const float* logits,
+                                const std::uint8_t* labels, float* probs, float* dlogits,
+                                float scale, double* loss) {
+  double sum = 0.0;
   for (size_t r = 0; r < rows; ++r) {
-    const size_t label = labels[r];
+    const std::uint8_t label = readOnce(labels + r);
+    if (label >= cols) return {false, r, label};
     const float* lrow = logits + r * cols;
     const double target = lrow[label];  // read before probs (maybe the same row) is written
     float* prow = probs + r * cols;
-    loss += softmaxRow(cols, lrow, prow) - target;
+    sum += softmaxRow(cols, lrow, prow) - target;
     // dlogits is written after the whole probs row, and may alias it: keep p[label] first.
     const float plabel = prow[label];
     float* drow = dlogits + r * cols;
     for (size_t c = 0; c < cols; ++c) drow[c] = scale * prow[c];
     drow[label] = scale * (plabel - 1.0f);
   }
-  return loss;
+  *loss = sum;
+  return {};
 }
 
 // ---- data --------------------------------------------------------------------------------
 
-void gatherRows(const std::uint8_t* src, size_t rowLen, const std::uint32_t* indices, size_t count,
-                double scale, float* dst) {
-  if (rowLen == 0) return;
-  auto gather = [&](size_t first, size_t last) {
-    for (size_t r = first; r < last; ++r) {
-      const std::uint8_t* from = src + static_cast<size_t>(indices[r]) * rowLen;
-      float* to = dst + r * rowLen;
-      for (size_t j = 0; j < rowLen; ++j) to[j] = static_cast<float>(scale * from[j]);
-    }
-  };
+// dst rows [first, last) of gatherRows.
+static IndexStatus gatherRange(const std::uint8_t* src, size_t srcRows, size_t rowLen,
+                               const std::uint32_t* indices, size_t first, size_t last,
+                               double scale, float* dst) {
+  for (size_t r = first; r < last; ++r) {
+    const std::uint32_t index = readOnce(indices + r);
+    if (index >= srcRows) return {false, r, index};
+    const std::uint8_t* from = src + static_cast<size_t>(index) * rowLen;
+    float* to = dst + r * rowLen;
+    for (size_t j = 0; j < rowLen; ++j) to[j] = static_cast<float>(scale * from[j]);
+  }
+  return {};
+}
+
+IndexStatus gatherRows(const std::uint8_t* src, size_t srcRows, size_t rowLen,
+                       const std::uint32_t* indices, size_t count, double scale, float* dst) {
+  if (rowLen == 0) return {};  // zero-length rows: nothing is read, any index is harmless
   // A full-batch step gathers all 60000 images, 1024 rows a call: worth the pool's threads. A
   // minibatch (64-256 rows of MNIST) is done before a second thread would be.
   constexpr size_t kRowsPerBlock = 256;
   const size_t blocks = (count + kRowsPerBlock - 1) / kRowsPerBlock;
-  if (blocks < 2 || count * rowLen < (size_t{1} << 19)) return gather(0, count);
-  parallel_for(blocks, [&](size_t b) { gather(b * kRowsPerBlock, std::min(count, (b + 1) * kRowsPerBlock)); });
+  if (blocks < 2 || count * rowLen < (size_t{1} << 19)) {
+    return gatherRange(src, srcRows, rowLen, indices, 0, count, scale, dst);
+  }
+  IndexStatus firstBad;  // the lowest bad position any block met
+  std::mutex firstBadLock;
+  parallel_for(blocks, [&](size_t b) {
+    const IndexStatus status = gatherRange(src, srcRows, rowLen, indices, b * kRowsPerBlock,
+                                           std::min(count, (b + 1) * kRowsPerBlock), scale, dst);
+    if (status.ok) return;
+    const std::lock_guard<std::mutex> guard(firstBadLock);
+    if (firstBad.ok || status.position < firstBad.position) firstBad = status;
+  });
+  return firstBad;
 }
 
 // ---- optimizer steps ---------------------------------------------------------------------

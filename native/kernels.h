@@ -1,12 +1,27 @@
 // Elementwise and row-wise kernels around gemm, as plain functions over pointers and sizes.
 // Matrices are row-major, one row per sample. The caller (addon.cc) has validated every size
 // and buffer length; these functions only compute. Outputs may alias inputs only where noted.
+//
+// Labels and row indices are the exception: they are data, read from buffers that another thread
+// may write while a kernel runs (a SharedArrayBuffer), so a check made before the call proves
+// nothing about the value the kernel reads. The kernels that take them read each one exactly
+// once, check that value, use only it, and stop at the first one out of range with an
+// IndexStatus saying where it was and what was read.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 namespace digitnet {
+
+// What a kernel that reads labels or indices reports: ok, or the first one it read out of range
+// (its position in the buffer passed in, and the value read there). Output rows before that
+// position have been written.
+struct IndexStatus {
+  bool ok = true;
+  std::size_t position = 0;
+  std::uint32_t value = 0;
+};
 
 // ---- bias --------------------------------------------------------------------------------
 // x is (rows,cols), bias is (cols): x[r,c] += bias[c]
@@ -32,17 +47,20 @@ void activationBackward(Activation kind, std::size_t n, const float* y, const fl
 // ---- softmax and cross-entropy -----------------------------------------------------------
 // logits, probs are (rows,cols): probs[r,:] = softmax(logits[r,:]), max subtracted. probs may be logits.
 void softmax(std::size_t rows, std::size_t cols, const float* logits, float* probs);
-// logits, probs, dlogits are (rows,cols), labels is (rows) with labels[r] < cols: writes probs
-// and dlogits = scale*(probs - onehot(labels)); returns -sum_r log probs[r,labels[r]] as a
+// logits, probs, dlogits are (rows,cols), labels is (rows): writes probs and
+// dlogits = scale*(probs - onehot(labels)); *loss = -sum_r log probs[r,labels[r]] as a
 // log-sum-exp, accumulated in double. probs may be logits; dlogits may be probs or logits.
-double softmaxCrossEntropy(std::size_t rows, std::size_t cols, const float* logits,
-                           const std::uint8_t* labels, float* probs, float* dlogits, float scale);
+// A label >= cols stops it (IndexStatus), with *loss unset.
+IndexStatus softmaxCrossEntropy(std::size_t rows, std::size_t cols, const float* logits,
+                                const std::uint8_t* labels, float* probs, float* dlogits,
+                                float scale, double* loss);
 
 // ---- data --------------------------------------------------------------------------------
-// src is (?,rowLen) u8, indices is (count) with every index < rows of src, dst is (count,rowLen):
-// dst[r,j] = scale * src[indices[r],j]
-void gatherRows(const std::uint8_t* src, std::size_t rowLen, const std::uint32_t* indices,
-                std::size_t count, double scale, float* dst);
+// src is (srcRows,rowLen) u8, indices is (count), dst is (count,rowLen):
+// dst[r,j] = scale * src[indices[r],j]. An index >= srcRows stops it
+// (IndexStatus); with threads, the lowest such position any of them met is reported.
+IndexStatus gatherRows(const std::uint8_t* src, std::size_t srcRows, std::size_t rowLen,
+                       const std::uint32_t* indices, std::size_t count, double scale, float* dst);
 
 // ---- optimizer steps ---------------------------------------------------------------------
 // w, g are (n): w -= lr*g

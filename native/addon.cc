@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +31,11 @@ struct View {
 // JS's own text for a number (as in a template literal), for messages that quote one.
 std::string jsNumber(Napi::Env env, double value) {
   return Napi::Number::New(env, value).ToString().Utf8Value();
+}
+
+// Elements from the first to the last of a stored rows x cols matrix with leading dimension ld.
+double matrixSpan(double rows, double cols, double ld) {
+  return rows == 0 || cols == 0 ? 0.0 : (rows - 1) * ld + cols;
 }
 
 // A validated size as an index type. Sizes are integers >= 0 that JS holds exactly (< 2^53 in
@@ -59,7 +65,7 @@ class Args {
     return value;
   }
 
-  // A scalar (alpha, beta, lr, scale, ...): any number, NaN included.
+  // A scalar the kernel uses in double (gatherRows' scale): any number, NaN included.
   double number(size_t i, const char* arg) {
     if (!ok_) return 0.0;
     double value = 0.0;
@@ -67,6 +73,20 @@ class Args {
       return typeError(arg, "must be a number"), 0.0;
     }
     return value;
+  }
+
+  // A scalar the kernel uses as a float (alpha, beta, lr, slope, ...): any number float holds,
+  // NaN and the infinities included. A finite value beyond float's range has no float to become
+  // (converting it is undefined behaviour in C++), so it is refused.
+  float floatNumber(size_t i, const char* arg) {
+    const double value = number(i, arg);
+    if (!ok_) return 0.0f;
+    if (std::isfinite(value) && std::fabs(value) > FLT_MAX) {
+      return rangeError(std::string(arg) + " must be within float32 range (magnitude <= " +
+                        jsNumber(env_, FLT_MAX) + "), got " + jsNumber(env_, value)),
+             0.0f;
+    }
+    return static_cast<float>(value);
   }
 
   // A size, leading dimension, offset, count, step or thread count: a finite integer >= min.
@@ -106,7 +126,20 @@ class Args {
   // A stored rows x cols matrix with leading dimension ld: the last row ends at (rows-1)*ld + cols.
   template <typename T>
   void matrix(const char* arg, const View<T>& view, double rows, double cols, double ld) {
-    length(arg, view, rows == 0 || cols == 0 ? 0.0 : (rows - 1) * ld + cols);
+    length(arg, view, matrixSpan(rows, cols, ld));
+  }
+
+  // `out` (written) shares memory with `in` (read): refused, since the kernel would read what it
+  // has already overwritten. Spans are [data, data + elements); empty ones overlap nothing.
+  void disjoint(const char* out, const View<float>& outView, double outElements, const char* in,
+                const View<float>& inView, double inElements) {
+    if (!ok_ || outElements == 0 || inElements == 0) return;
+    const auto begin = [](const View<float>& v) { return reinterpret_cast<std::uintptr_t>(v.data); };
+    const std::uintptr_t outEnd = begin(outView) + toSize(outElements) * sizeof(float);
+    const std::uintptr_t inEnd = begin(inView) + toSize(inElements) * sizeof(float);
+    if (begin(outView) < inEnd && begin(inView) < outEnd) {
+      rangeError(std::string(out) + " overlaps " + in + " (the product cannot be written over an operand)");
+    }
   }
 
   Activation activation(size_t i, const char* arg) {
@@ -166,6 +199,13 @@ class Args {
 using GemmFn = void (*)(bool, bool, size_t, size_t, size_t, float, const float*, size_t,
                         const float*, size_t, float, float*, size_t);
 
+// The leading dimension the kernel is given: a matrix of at most one stored row never steps to a
+// second one, so any ld >= its width is valid there, up to 2^53; the kernel gets the width
+// instead, and forms no pointer a huge ld away from the buffer.
+size_t kernelLd(double rows, double cols, double ld) {
+  return rows <= 1 ? toSize(std::max(1.0, cols)) : toSize(ld);
+}
+
 // gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 Napi::Value gemmWith(const Napi::CallbackInfo& info, const char* kernel, GemmFn run) {
   Args in(info, kernel);
@@ -174,7 +214,7 @@ Napi::Value gemmWith(const Napi::CallbackInfo& info, const char* kernel, GemmFn 
   const double m = in.integer(2, "m", 0);
   const double n = in.integer(3, "n", 0);
   const double k = in.integer(4, "k", 0);
-  const double alpha = in.number(5, "alpha");
+  const float alpha = in.floatNumber(5, "alpha");
   const View<float> a = in.f32(6, "a");
   const double aRows = transA ? k : m, aCols = transA ? m : k;
   const double lda = in.integer(7, "lda", std::max(1.0, aCols));
@@ -183,13 +223,16 @@ Napi::Value gemmWith(const Napi::CallbackInfo& info, const char* kernel, GemmFn 
   const double bRows = transB ? n : k, bCols = transB ? k : n;
   const double ldb = in.integer(9, "ldb", std::max(1.0, bCols));
   in.matrix("b", b, bRows, bCols, ldb);
-  const double beta = in.number(10, "beta");
+  const float beta = in.floatNumber(10, "beta");
   const View<float> c = in.f32(11, "c");
   const double ldc = in.integer(12, "ldc", std::max(1.0, n));
   in.matrix("c", c, m, n, ldc);
+  const double cSpan = matrixSpan(m, n, ldc);
+  in.disjoint("c", c, cSpan, "a", a, matrixSpan(aRows, aCols, lda));
+  in.disjoint("c", c, cSpan, "b", b, matrixSpan(bRows, bCols, ldb));
   if (!in.ok()) return Napi::Value();
-  run(transA, transB, toSize(m), toSize(n), toSize(k), static_cast<float>(alpha), a.data,
-      toSize(lda), b.data, toSize(ldb), static_cast<float>(beta), c.data, toSize(ldc));
+  run(transA, transB, toSize(m), toSize(n), toSize(k), alpha, a.data, kernelLd(aRows, aCols, lda),
+      b.data, kernelLd(bRows, bCols, ldb), beta, c.data, kernelLd(m, n, ldc));
   return Napi::Value();
 }
 
@@ -225,10 +268,10 @@ Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
   in.length("dy", dy, rows * cols);
   const View<float> db = in.f32(3, "db");
   in.length("db", db, cols);
-  const double beta = in.number(4, "beta");
+  const float beta = in.floatNumber(4, "beta");
   if (!in.ok()) return Napi::Value();
   if (cols == 0) return Napi::Value();
-  digitnet::biasGrad(toSize(rows), toSize(cols), dy.data, db.data, static_cast<float>(beta));
+  digitnet::biasGrad(toSize(rows), toSize(cols), dy.data, db.data, beta);
   return Napi::Value();
 }
 
@@ -243,11 +286,10 @@ Napi::Value ActivationForward(const Napi::CallbackInfo& info) {
   in.length("x", x, n);
   const View<float> y = in.f32(3, "y");
   in.length("y", y, n);
-  const double slope = in.number(4, "slope");
-  const double factor = in.number(5, "factor");
+  const float slope = in.floatNumber(4, "slope");
+  const float factor = in.floatNumber(5, "factor");
   if (!in.ok()) return Napi::Value();
-  digitnet::activationForward(kind, toSize(n), x.data, y.data, static_cast<float>(slope),
-                              static_cast<float>(factor));
+  digitnet::activationForward(kind, toSize(n), x.data, y.data, slope, factor);
   return Napi::Value();
 }
 
@@ -262,11 +304,10 @@ Napi::Value ActivationBackward(const Napi::CallbackInfo& info) {
   in.length("dy", dy, n);
   const View<float> dx = in.f32(4, "dx");
   in.length("dx", dx, n);
-  const double slope = in.number(5, "slope");
-  const double factor = in.number(6, "factor");
+  const float slope = in.floatNumber(5, "slope");
+  const float factor = in.floatNumber(6, "factor");
   if (!in.ok()) return Napi::Value();
-  digitnet::activationBackward(kind, toSize(n), y.data, dy.data, dx.data,
-                               static_cast<float>(slope), static_cast<float>(factor));
+  digitnet::activationBackward(kind, toSize(n), y.data, dy.data, dx.data, slope, factor);
   return Napi::Value();
 }
 
@@ -306,7 +347,7 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   in.length("probs", probs, rows * cols);
   const View<float> dlogits = in.f32(5, "dlogits");
   in.length("dlogits", dlogits, rows * cols);
-  const double scale = in.number(6, "scale");
+  const float scale = in.floatNumber(6, "scale");
   if (!in.ok()) return Napi::Value();
   // Every label is checked before anything is written, so a bad one leaves the outputs as they
   // were. The kernel checks each label again as it reads it: another thread may change one in
@@ -318,7 +359,7 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   }
   double loss = 0.0;
   const digitnet::IndexStatus status = digitnet::softmaxCrossEntropy(
-      nrows, toSize(cols), logits.data, labels.data, probs.data, dlogits.data, static_cast<float>(scale), &loss);
+      nrows, toSize(cols), logits.data, labels.data, probs.data, dlogits.data, scale, &loss);
   if (!status.ok) return labelError(in, status.position, status.value, cols), Napi::Value();
   return Napi::Number::New(in.env(), loss);
 }
@@ -365,13 +406,13 @@ Napi::Value GatherRows(const Napi::CallbackInfo& info) {
 Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   Args in(info, "sgdStep");
   const double n = in.integer(0, "n", 0);
-  const double lr = in.number(1, "lr");
+  const float lr = in.floatNumber(1, "lr");
   const View<float> w = in.f32(2, "w");
   in.length("w", w, n);
   const View<float> g = in.f32(3, "g");
   in.length("g", g, n);
   if (!in.ok()) return Napi::Value();
-  digitnet::sgdStep(toSize(n), static_cast<float>(lr), w.data, g.data);
+  digitnet::sgdStep(toSize(n), lr, w.data, g.data);
   return Napi::Value();
 }
 
@@ -379,8 +420,8 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
 Napi::Value MomentumStep(const Napi::CallbackInfo& info) {
   Args in(info, "momentumStep");
   const double n = in.integer(0, "n", 0);
-  const double lr = in.number(1, "lr");
-  const double mu = in.number(2, "mu");
+  const float lr = in.floatNumber(1, "lr");
+  const float mu = in.floatNumber(2, "mu");
   const View<float> w = in.f32(3, "w");
   in.length("w", w, n);
   const View<float> g = in.f32(4, "g");
@@ -388,8 +429,7 @@ Napi::Value MomentumStep(const Napi::CallbackInfo& info) {
   const View<float> v = in.f32(5, "v");
   in.length("v", v, n);
   if (!in.ok()) return Napi::Value();
-  digitnet::momentumStep(toSize(n), static_cast<float>(lr), static_cast<float>(mu), w.data, g.data,
-                         v.data);
+  digitnet::momentumStep(toSize(n), lr, mu, w.data, g.data, v.data);
   return Napi::Value();
 }
 
@@ -397,10 +437,10 @@ Napi::Value MomentumStep(const Napi::CallbackInfo& info) {
 Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   Args in(info, "adamStep");
   const double n = in.integer(0, "n", 0);
-  const double lr = in.number(1, "lr");
-  const double beta1 = in.number(2, "beta1");
-  const double beta2 = in.number(3, "beta2");
-  const double eps = in.number(4, "eps");
+  const float lr = in.floatNumber(1, "lr");
+  const float beta1 = in.floatNumber(2, "beta1");
+  const float beta2 = in.floatNumber(3, "beta2");
+  const float eps = in.floatNumber(4, "eps");
   const double t = in.integer(5, "t", 1);
   const View<float> w = in.f32(6, "w");
   in.length("w", w, n);
@@ -411,9 +451,7 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   const View<float> v = in.f32(9, "v");
   in.length("v", v, n);
   if (!in.ok()) return Napi::Value();
-  digitnet::adamStep(toSize(n), static_cast<float>(lr), static_cast<float>(beta1),
-                     static_cast<float>(beta2), static_cast<float>(eps), t, w.data, g.data, m.data,
-                     v.data);
+  digitnet::adamStep(toSize(n), lr, beta1, beta2, eps, t, w.data, g.data, m.data, v.data);
   return Napi::Value();
 }
 

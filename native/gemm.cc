@@ -24,6 +24,7 @@
 
 #include "gemm_kernels.h"
 #include "parallel.h"
+#include "to_float.h"
 
 namespace digitnet {
 namespace {
@@ -335,7 +336,7 @@ void sgemm_reference(bool transA, bool transB, size_t m, size_t n, size_t k, flo
       }
       float& cij = c[i * ldc + j];
       const double scaled = static_cast<double>(alpha) * sum;
-      cij = static_cast<float>(beta == 0.0f ? scaled : scaled + static_cast<double>(beta) * cij);
+      cij = toFloat(beta == 0.0f ? scaled : scaled + static_cast<double>(beta) * cij);
     }
   }
 }

@@ -45,21 +45,23 @@ __attribute__((target("avx2,fma"))) void tile(size_t cols, size_t kc, const floa
   // vmaskmovps is slower than a plain load on some CPUs: only a partial last vector uses it
   // (the test is loop-invariant, and GCC unswitches the loop on it).
   const bool full = cols == 8 * V;
+  // Row p of the panels at a + p*as and b + p*bs: pointers past the last row are never formed
+  // (an operand read in place may end right there).
   for (size_t p = 0; p < kc; ++p) {
+    const float* ap = a + p * as;
+    const float* bp = b + p * bs;
     __m256 bv[V];
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
-      bv[v] = full || v < V - 1 ? _mm256_loadu_ps(b + 8 * v)
-                                : _mm256_maskload_ps(b + 8 * v, mask[v]);
+      bv[v] = full || v < V - 1 ? _mm256_loadu_ps(bp + 8 * v)
+                                : _mm256_maskload_ps(bp + 8 * v, mask[v]);
     }
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(a + i);
+      const __m256 ai = _mm256_broadcast_ss(ap + i);
 #pragma GCC unroll 4
       for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
     }
-    a += as;
-    b += bs;
   }
   const __m256 valpha = _mm256_set1_ps(alpha);
   const __m256 vbeta = _mm256_set1_ps(beta);

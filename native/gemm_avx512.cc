@@ -41,21 +41,23 @@ __attribute__((target("avx512f"))) void tile(size_t cols, size_t kc, const float
   // Only a partial last vector needs the masked load (the test is loop-invariant, and GCC
   // unswitches the loop on it).
   const bool full = cols == 16 * V;
+  // Row p of the panels at a + p*as and b + p*bs: pointers past the last row are never formed
+  // (an operand read in place may end right there).
   for (size_t p = 0; p < kc; ++p) {
+    const float* ap = a + p * as;
+    const float* bp = b + p * bs;
     __m512 bv[V];
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
-      bv[v] = full || v < V - 1 ? _mm512_loadu_ps(b + 16 * v)
-                                : _mm512_maskz_loadu_ps(mask[v], b + 16 * v);
+      bv[v] = full || v < V - 1 ? _mm512_loadu_ps(bp + 16 * v)
+                                : _mm512_maskz_loadu_ps(mask[v], bp + 16 * v);
     }
 #pragma GCC unroll 16
     for (int i = 0; i < R; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
+      const __m512 ai = _mm512_set1_ps(ap[i]);
 #pragma GCC unroll 4
       for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
     }
-    a += as;
-    b += bs;
   }
   const __m512 valpha = _mm512_set1_ps(alpha);
   const __m512 vbeta = _mm512_set1_ps(beta);

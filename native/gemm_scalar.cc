@@ -13,10 +13,12 @@ static_assert(kMR * kNR <= kMaxMicroTile, "raise kMaxMicroTile in gemm_kernels.h
 void microKernel(size_t rows, size_t cols, size_t kc, const float* a, size_t as, const float* b,
                  size_t bs, float* c, size_t ldc, float alpha, float beta) {
   float acc[kMR][kNR] = {};
-  for (size_t p = 0; p < kc; ++p, a += as, b += bs) {
+  for (size_t p = 0; p < kc; ++p) {
+    const float* ap = a + p * as;  // no pointer past the last row of an in-place operand
+    const float* bp = b + p * bs;
     for (size_t i = 0; i < rows; ++i) {
-      const float ai = a[i];
-      for (size_t j = 0; j < cols; ++j) acc[i][j] += ai * b[j];
+      const float ai = ap[i];
+      for (size_t j = 0; j < cols; ++j) acc[i][j] += ai * bp[j];
     }
   }
   for (size_t i = 0; i < rows; ++i) {

@@ -1,11 +1,13 @@
 #include "kernels.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <mutex>
 
 #include "parallel.h"
+#include "to_float.h"
 
 namespace digitnet {
 
@@ -57,8 +59,7 @@ void biasGrad(size_t rows, size_t cols, const float* dy, float* db, float beta) 
     }
     float* out = db + c0;
     for (size_t c = 0; c < width; ++c) {
-      out[c] = beta == 0.0f ? static_cast<float>(sums[c])
-                            : static_cast<float>(static_cast<double>(beta) * out[c] + sums[c]);
+      out[c] = toFloat(beta == 0.0f ? sums[c] : static_cast<double>(beta) * out[c] + sums[c]);
     }
   }
 }
@@ -196,12 +197,19 @@ IndexStatus softmaxCrossEntropy(size_t rows, size_t cols, const float* logits,
 static IndexStatus gatherRange(const std::uint8_t* src, size_t srcRows, size_t rowLen,
                                const std::uint32_t* indices, size_t first, size_t last,
                                double scale, float* dst) {
+  // A byte is at most 255: below this scale no product leaves float's range, and the plain
+  // conversion (which the compiler vectorizes) is exact IEEE rounding.
+  const bool productsFit = !(std::fabs(scale) > FLT_MAX / 255);
   for (size_t r = first; r < last; ++r) {
     const std::uint32_t index = readOnce(indices + r);
     if (index >= srcRows) return {false, r, index};
     const std::uint8_t* from = src + static_cast<size_t>(index) * rowLen;
     float* to = dst + r * rowLen;
-    for (size_t j = 0; j < rowLen; ++j) to[j] = static_cast<float>(scale * from[j]);
+    if (productsFit) {
+      for (size_t j = 0; j < rowLen; ++j) to[j] = static_cast<float>(scale * from[j]);
+    } else {
+      for (size_t j = 0; j < rowLen; ++j) to[j] = toFloat(scale * from[j]);
+    }
   }
   return {};
 }

@@ -57,7 +57,7 @@ IndexStatus softmaxCrossEntropy(std::size_t rows, std::size_t cols, const float*
 
 // ---- data --------------------------------------------------------------------------------
 // src is (srcRows,rowLen) u8, indices is (count), dst is (count,rowLen):
-// dst[r,j] = scale * src[indices[r],j]. An index >= srcRows stops it
+// dst[r,j] = scale * src[indices[r],j], rounded to float. An index >= srcRows stops it
 // (IndexStatus); with threads, the lowest such position any of them met is reported.
 IndexStatus gatherRows(const std::uint8_t* src, std::size_t srcRows, std::size_t rowLen,
                        const std::uint32_t* indices, std::size_t count, double scale, float* dst);

@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 
 #include "gemm_kernels.h"
 #include "parallel.h"
@@ -148,8 +149,12 @@ void packB(const GemmIsa& uk, const Problem& pr, size_t p0, size_t kc, size_t j0
 
 // ---- packing buffers -------------------------------------------------------------------------
 
-struct FreeDeleter {
-  void operator()(float* p) const { std::free(p); }
+// Packed panels are 64-byte aligned (a cache line; an AVX-512 vector). C++17's aligned new is
+// the portable way to get that: std::aligned_alloc is missing from MSVC's library.
+constexpr std::align_val_t kPackAlign{64};
+
+struct AlignedDeleter {
+  void operator()(float* p) const { ::operator delete(p, kPackAlign); }
 };
 
 // A 64-byte aligned float buffer that only grows; one per thread and operand, reused across
@@ -159,14 +164,14 @@ class PackBuffer {
   // Room for `count` floats, or nullptr when the allocation fails.
   float* reserve(size_t count) {
     if (count <= capacity_) return data_.get();
-    const size_t bytes = roundUp(count * sizeof(float), 64);
-    data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+    data_.reset();  // free the old buffer first: the peak is one buffer, not two
+    data_.reset(static_cast<float*>(::operator new(count * sizeof(float), kPackAlign, std::nothrow)));
     capacity_ = data_ ? count : 0;
     return data_.get();
   }
 
  private:
-  std::unique_ptr<float, FreeDeleter> data_;
+  std::unique_ptr<float, AlignedDeleter> data_;
   size_t capacity_ = 0;
 };
 

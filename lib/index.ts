@@ -17,3 +17,4 @@ export { MnistError } from './data/mnist';
 export { ModelFileError } from './io/safetensors';
 export { AtomicWriteError } from './io/atomic-write';
 export { NativeUnavailableError } from './backends/native-missing';
+export { ConfigurationError } from './backends/environment';

@@ -3,6 +3,7 @@
  * message of an Error subclass (its class and fields such as `code` or `file` are lost), so the
  * worker sends a plain record and the caller rebuilds an instance of the same class.
  */
+import { ConfigurationError } from './backends/environment';
 import { NativeUnavailableError } from './backends/native-missing';
 import { IdxError } from './data/idx';
 import { MnistError } from './data/mnist';
@@ -20,7 +21,7 @@ export interface ErrorRecord {
 
 /** The classes an error may be rebuilt as, by name; any other error arrives as a plain `Error`. */
 const CLASSES: Record<string, new (...args: never[]) => Error> = {
-  Error, TypeError, RangeError, IdxError, MnistError, ModelFileError, AtomicWriteError, NativeUnavailableError,
+  Error, TypeError, RangeError, IdxError, MnistError, ModelFileError, AtomicWriteError, NativeUnavailableError, ConfigurationError,
 };
 
 /** `error` as structured-clonable data (a value that is not an Error passes through). */

@@ -79,7 +79,7 @@ const PLANS: Record<'quick' | 'full', Plan> = {
   },
 };
 
-/** Hidden layers of the timed networks: the 784-128-10 and the default preset's 784-256-128-10. */
+/** Hidden layers of the timed networks: the common 784-128-10 comparison net and the default preset's 784-256-128-10. */
 const NETWORKS: number[][] = [[128], [256, 128]];
 const BATCHES = [64, 256];
 

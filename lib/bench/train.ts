@@ -1,5 +1,5 @@
 /**
- * Seconds per training epoch: the issue's comparison workload (leaky ReLU hidden layers, softmax
+ * Seconds per training epoch: the workload other libraries' figures are quoted for (leaky ReLU hidden layers, softmax
  * output, cross-entropy, plain minibatch SGD, shuffled, no validation), timed with `Network.fit`.
  * A backend too slow for whole epochs times the first `images` training images per epoch and
  * scales the time up to the full set: the work per image does not depend on the set's size.
@@ -10,7 +10,7 @@ import { Network } from '../network';
 import type { OptimizerSpec } from '../optimizers';
 import { summarize, type Stats } from './measure';
 
-/** The optimizer of every training row (the issue's "minibatch SGD"). */
+/** The optimizer of every training row: plain minibatch SGD. */
 export const BENCH_OPTIMIZER: OptimizerSpec = { name: 'sgd', lr: 0.05 };
 
 /** Output classes of the timed networks (MNIST's ten digits). */

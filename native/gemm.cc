@@ -17,6 +17,8 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -255,44 +257,92 @@ void scaleC(size_t m, size_t n, float beta, float* c, size_t ldc) {
   }
 }
 
-// Below this many multiply-adds (10 us of one core at ~100 GFLOPS) a problem runs on one thread:
-// splitting it costs more than it saves even with the pool's workers already awake (they poll
-// for the next region for a while after each one, see parallel.cc). Measured on this machine's
-// 2 cores with bench/gemm_bench: the 2.1 M multiply-add MLP shapes (64 x 128 x 256 and its
-// gradients) run at 140-150 GFLOPS on 2 threads against ~105 on one.
-constexpr double kParallelMinMacs = 1.0 * 1024 * 1024;
+// ---- the split over threads ------------------------------------------------------------------
+// C is split into a grid of blocks, one per thread. Whether a split pays depends on the machine:
+// how fast one thread runs the micro-kernels, and how long the pool's workers take to join a
+// region (about a microsecond for one still polling after its last region, tens for one asleep).
+// Both are measured as the process runs (secondsPerCost here, regionStartSeconds in parallel.cc),
+// and each call takes the grid with the least expected time: its slowest block plus the wait for
+// its last helper. A helper that would not pay for its wake-up is not woken, so more threads are
+// never planned to be slower than fewer.
 
 // Cost of packing one float, in multiply-adds of the micro-kernel (a load and a store per
 // float against ~32 multiply-adds per cycle): used to weigh a split that packs an operand twice.
 constexpr double kPackCostMacs = 16.0;
 
+// The work of one rows x cols block of C, in multiply-adds: whole micro-tiles (ragged edges cost
+// a full tile) plus the operands it packs. Splitting rows makes every block pack all of op(B);
+// splitting columns, all of op(A).
+double blockCost(const GemmIsa& uk, const Problem& pr, size_t rows, size_t cols) {
+  const double k = static_cast<double>(pr.k);
+  const double tiledRows = static_cast<double>(roundUp(rows, uk.mr));
+  const double tiledCols = static_cast<double>(roundUp(cols, uk.nr));
+  return tiledRows * tiledCols * k +
+         kPackCostMacs * k * ((packsA(pr) ? tiledRows : 0) + (packsB(pr) ? tiledCols : 0));
+}
+
+// Seconds per unit of blockCost on one thread: an exponentially weighted mean over the blocks
+// this process has run, those of at least kTimedMinCost (below that, reading the clock costs more
+// than it tells), each sample counting for at most twice the mean (a block preempted for a time
+// slice says nothing about the kernels). Starts from a guess of 25 G multiply-adds per second that
+// the first large call corrects.
+std::atomic<double> g_secondsPerCost{1.0 / 25e9};
+constexpr double kTimedMinCost = 256.0 * 1024;
+
+void recordBlock(double cost, double seconds) {
+  const double mean = g_secondsPerCost.load(std::memory_order_relaxed);
+  g_secondsPerCost.store(mean * 0.875 + std::min(seconds / cost, 2 * mean) * 0.125,
+                         std::memory_order_relaxed);
+}
+
 // How C is split over threads: a grid of rowBlocks x colBlocks blocks, one per thread.
 struct Split {
   size_t rowBlocks, colBlocks, rowsPer, colsPer;
+  size_t blocks() const { return rowBlocks * colBlocks; }
 };
 
-// The grid with the least cost for its slowest thread: its multiply-adds (in whole micro-tiles,
-// so ragged edges count) plus the operands it packs. Splitting rows makes every thread pack all
-// of op(B); splitting columns, all of op(A).
-Split chooseSplit(const GemmIsa& uk, const Problem& pr, size_t threads) {
-  const bool packedA = packsA(pr), packedB = packsB(pr);
-  const size_t rowTiles = ceilDiv(pr.m, uk.mr), colTiles = ceilDiv(pr.n, uk.nr);
+// The grid of at most `threads` blocks with the least expected time, given when helpers would
+// start (start[h]: h helpers running).
+Split fastestSplit(const GemmIsa& uk, const Problem& pr, size_t threads, double secondsPerCost,
+                   const double* start) {
   Split best{1, 1, pr.m, pr.n};
-  double bestCost = -1;
+  double bestSeconds = blockCost(uk, pr, pr.m, pr.n) * secondsPerCost;
+  const size_t rowTiles = ceilDiv(pr.m, uk.mr), colTiles = ceilDiv(pr.n, uk.nr);
   for (size_t rowBlocks = 1; rowBlocks <= threads && rowBlocks <= rowTiles; ++rowBlocks) {
-    const size_t colBlocks = std::min(threads / rowBlocks, colTiles);
     const size_t rowsPer = ceilDiv(rowTiles, rowBlocks) * uk.mr;
-    const size_t colsPer = ceilDiv(colTiles, colBlocks) * uk.nr;
-    const double k = static_cast<double>(pr.k);
-    const double cost = static_cast<double>(rowsPer) * static_cast<double>(colsPer) * k +
-                        kPackCostMacs * k * ((packedA ? rowsPer : 0) + (packedB ? colsPer : 0)) -
-                        1e-3 * static_cast<double>(rowBlocks * colBlocks);  // ties: more threads
-    if (bestCost < 0 || cost < bestCost) {
-      bestCost = cost;
-      best = {ceilDiv(pr.m, rowsPer), ceilDiv(pr.n, colsPer), rowsPer, colsPer};
+    for (size_t colBlocks = 1; rowBlocks * colBlocks <= threads && colBlocks <= colTiles; ++colBlocks) {
+      const size_t colsPer = ceilDiv(colTiles, colBlocks) * uk.nr;
+      const Split split{ceilDiv(pr.m, rowsPer), ceilDiv(pr.n, colsPer), rowsPer, colsPer};
+      const double seconds = blockCost(uk, pr, rowsPer, colsPer) * secondsPerCost + start[split.blocks() - 1];
+      if (seconds < bestSeconds) {
+        bestSeconds = seconds;
+        best = split;
+      }
     }
   }
   return best;
+}
+
+// The split for this call, with the helpers as they are now. When helpers that sleep (or have
+// not started) make it use fewer threads than awake ones would, they are woken for the next call:
+// a network's GEMMs come in quick succession, and a helper woken now is polling by then.
+Split chooseSplit(const GemmIsa& uk, const Problem& pr, size_t threads) {
+  const Split serial{1, 1, pr.m, pr.n};
+  if (threads <= 1) return serial;
+  const double secondsPerCost = g_secondsPerCost.load(std::memory_order_relaxed);
+  double awake[kMaxThreads];
+  regionStartSeconds(1, awake, true);
+  // Too small for even one awake helper to pay for itself: the common case for small layers.
+  if (blockCost(uk, pr, pr.m, pr.n) * secondsPerCost <= awake[1]) return serial;
+  double now[kMaxThreads];
+  regionStartSeconds(threads - 1, now, false);
+  const Split split = fastestSplit(uk, pr, threads, secondsPerCost, now);
+  if (now[threads - 1] > awake[1]) {  // some helper is not polling
+    regionStartSeconds(threads - 1, awake, true);
+    const Split ifAwake = fastestSplit(uk, pr, threads, secondsPerCost, awake);
+    if (ifAwake.blocks() > split.blocks()) wakeHelpers(ifAwake.blocks() - 1);
+  }
+  return split;
 }
 
 }  // namespace
@@ -307,22 +357,24 @@ void sgemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, 
   const Problem pr =
       swap ? Problem{!transB, !transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, true}
            : Problem{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false};
-  const size_t threads = static_cast<size_t>(getThreads());
-  const Split split = threads <= 1 || macs(pr) < kParallelMinMacs
-                          ? Split{1, 1, pr.m, pr.n}
-                          : chooseSplit(uk, pr, threads);
+  const Split split = chooseSplit(uk, pr, static_cast<size_t>(getThreads()));
   parallel_for(split.rowBlocks * split.colBlocks, [&](size_t block) {
     const size_t i0 = block / split.colBlocks * split.rowsPer;
     const size_t j0 = block % split.colBlocks * split.colsPer;
     const size_t i1 = std::min(pr.m, i0 + split.rowsPer), j1 = std::min(pr.n, j0 + split.colsPer);
-    if (!gemmBlock(uk, pr, i0, i1, j0, j1)) {
-      // Out of memory for the packing buffers (a few MB): the unblocked loops need none.
-      const size_t r0 = swap ? j0 : i0, r1 = swap ? j1 : i1;  // the block's rows of C
-      const size_t c0 = swap ? i0 : j0, c1 = swap ? i1 : j1;  // and its columns
-      sgemm_reference(transA, transB, r1 - r0, c1 - c0, k, alpha,
-                      transA ? a + r0 : a + r0 * lda, lda, transB ? b + c0 * ldb : b + c0, ldb,
-                      beta, c + r0 * ldc + c0, ldc);
+    using Clock = std::chrono::steady_clock;
+    const double cost = blockCost(uk, pr, i1 - i0, j1 - j0);
+    const bool timed = cost >= kTimedMinCost;
+    const Clock::time_point started = timed ? Clock::now() : Clock::time_point{};
+    if (gemmBlock(uk, pr, i0, i1, j0, j1)) {
+      if (timed) recordBlock(cost, std::chrono::duration<double>(Clock::now() - started).count());
+      return;
     }
+    // Out of memory for the packing buffers (a few MB): the unblocked loops need none.
+    const size_t r0 = swap ? j0 : i0, r1 = swap ? j1 : i1;  // the block's rows of C
+    const size_t c0 = swap ? i0 : j0, c1 = swap ? i1 : j1;  // and its columns
+    sgemm_reference(transA, transB, r1 - r0, c1 - c0, k, alpha, transA ? a + r0 : a + r0 * lda,
+                    lda, transB ? b + c0 * ldb : b + c0, ldb, beta, c + r0 * ldc + c0, ldc);
   });
 }
 

@@ -1,14 +1,22 @@
 #include "parallel.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <mutex>
+
+#if __has_include(<pthread.h>)
+#include <pthread.h>
+#else
 #include <thread>
-#include <vector>
+#endif
+
+#include "cpus.h"
 
 namespace digitnet {
 namespace {
@@ -19,7 +27,7 @@ thread_local bool t_in_region = false;
 
 // DIGITNET_THREADS when it is a whole number >= 1 (so programs without Node, such as
 // bench/gemm_bench, honour it too; lib/backends/native.ts rejects other values with an error),
-// else every core.
+// else every CPU this process may use.
 int defaultThreads() {
   const char* env = std::getenv("DIGITNET_THREADS");
   if (env != nullptr && *env != '\0') {
@@ -27,17 +35,94 @@ int defaultThreads() {
     const long n = std::strtol(env, &end, 10);
     if (*end == '\0' && n >= 1) return static_cast<int>(std::min<long>(n, kMaxThreads));
   }
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(std::min<unsigned>(hw, kMaxThreads));
+  return std::min(usableCpus(), kMaxThreads);
+}
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
 }
 
 void runSerial(std::size_t nblocks, const std::function<void(std::size_t)>& fn) {
   for (std::size_t b = 0; b < nblocks; ++b) fn(b);
 }
 
+// A thread whose start can fail without an exception (the addon is built without them, and
+// std::thread reports failure only by throwing): the pool then runs with the workers it has.
+class Thread {
+ public:
+#if __has_include(<pthread.h>)
+  bool start(void (*body)(void*), void* arg) {
+    body_ = body;
+    arg_ = arg;
+    started_ = pthread_create(&thread_, nullptr, &Thread::entry, this) == 0;
+    return started_;
+  }
+  void join() {
+    if (started_) pthread_join(thread_, nullptr);
+    started_ = false;
+  }
+
+ private:
+  static void* entry(void* self) {
+    Thread* t = static_cast<Thread*>(self);
+    t->body_(t->arg_);
+    return nullptr;
+  }
+  pthread_t thread_{};
+  void (*body_)(void*) = nullptr;
+  void* arg_ = nullptr;
+  bool started_ = false;
+#else
+  // No pthreads (MSVC): std::thread, whose failure to start terminates a build without exceptions.
+  bool start(void (*body)(void*), void* arg) {
+    thread_ = std::thread(body, arg);
+    return true;
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+#endif
+};
+
+// How a worker was waiting when a region handed it blocks: each has its own join latency.
+enum Waiting { kPolling, kSleeping, kStarting, kWaitingKinds };
+
+// A worker's ticket for the current region.
+enum Ticket { kIdle, kAssigned, kRunning };
+
+// One worker's mailbox, on its own cache line: the caller hands it a ticket by writing `ticket`,
+// and wakes it through `wake` only when it sleeps.
+struct alignas(64) Slot {
+  std::atomic<int> ticket{kIdle};
+  std::atomic<bool> sleeping{false};
+  std::atomic<bool> nudged{false};   // wake up and poll, without a ticket
+  std::atomic<bool> started{false};  // its thread runs; written with the pool's region lock held
+  std::mutex mutex;                  // guards the sleep on `wake`
+  std::condition_variable wake;
+  // Written by the worker before it returns its ticket, read by the caller after the region.
+  double joinedAt = 0;
+  Waiting waited = kStarting;
+  Thread thread;
+};
+
 class Pool {
  public:
-  Pool() : threads_(defaultThreads()) {}
+  Pool() : threads_(defaultThreads()) {
+    // Until measured: a polling worker notices a ticket within about a microsecond; waking a
+    // sleeping one, or starting a thread, takes tens of microseconds.
+    latency_[kPolling].store(1e-6);
+    latency_[kSleeping].store(50e-6);
+    latency_[kStarting].store(100e-6);
+  }
   ~Pool() { stopWorkers(); }
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -47,7 +132,8 @@ class Pool {
   void setThreads(int n) {
     const std::lock_guard<std::mutex> region(region_);
     const int clamped = std::max(1, std::min(n, kMaxThreads));
-    if (static_cast<std::size_t>(clamped - 1) < workers_.size()) stopWorkers();
+    if (clamped - 1 < startedWorkers_) stopWorkers();
+    startable_.store(kMaxThreads - 1, std::memory_order_relaxed);  // try again after a failed start
     threads_.store(clamped, std::memory_order_relaxed);
   }
 
@@ -56,32 +142,169 @@ class Pool {
     std::unique_lock<std::mutex> region(region_, std::try_to_lock);
     if (!region.owns_lock()) return runSerial(nblocks, fn);
 
-    const std::size_t helpers = std::min<std::size_t>(static_cast<std::size_t>(threads() - 1), nblocks - 1);
-    startWorkers(helpers);
-    {
-      const std::lock_guard<std::mutex> lock(mutex_);
-      fn_ = &fn;
-      nblocks_ = nblocks;
-      next_.store(0, std::memory_order_relaxed);
-      tickets_ = helpers;
-      running_ = 0;
-      ++generation_;
+    fn_ = &fn;
+    nblocks_ = nblocks;
+    next_.store(0, std::memory_order_relaxed);
+    startedAt_ = now();
+    std::size_t helpers = std::min({static_cast<std::size_t>(threads() - 1), nblocks - 1,
+                                    static_cast<std::size_t>(startable_.load(std::memory_order_relaxed))});
+    pending_.store(helpers, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < helpers; ++i) {
+      if (handOut(i)) continue;
+      pending_.fetch_sub(helpers - i, std::memory_order_relaxed);
+      helpers = i;
+      break;
     }
-    work_cv_.notify_all();
 
     t_in_region = true;
     drain(fn, nblocks);
     t_in_region = false;
 
-    // Every block has been handed out. Withdraw the tickets of workers that have not woken yet
+    // Every block has been handed out. Take back the tickets of workers that have not woken yet
     // and wait only for the ones still running a block.
-    std::unique_lock<std::mutex> lock(mutex_);
-    tickets_ = 0;
-    done_cv_.wait(lock, [this] { return running_ == 0; });
+    for (std::size_t i = 0; i < helpers; ++i) {
+      int assigned = kAssigned;
+      if (slots_[i].ticket.compare_exchange_strong(assigned, kIdle)) {
+        pending_.fetch_sub(1, std::memory_order_relaxed);
+        joined_[i] = false;
+      } else {
+        joined_[i] = true;
+      }
+    }
+    awaitHelpers();
+    for (std::size_t i = 0; i < helpers; ++i) {
+      if (joined_[i]) measure(slots_[i].waited, slots_[i].joinedAt - startedAt_);
+    }
     fn_ = nullptr;
   }
 
+  void regionStartSeconds(std::size_t maxHelpers, double* seconds, bool ifAwake) const {
+    // Inside a region, a parallel_for runs serially: no helper joins.
+    const std::size_t startable =
+        t_in_region ? 0 : static_cast<std::size_t>(startable_.load(std::memory_order_relaxed));
+    seconds[0] = 0.0;
+    for (std::size_t h = 1; h <= maxHelpers; ++h) {
+      const Slot& slot = slots_[h - 1];
+      const Waiting state = ifAwake                                          ? kPolling
+                            : !slot.started.load(std::memory_order_relaxed)  ? kStarting
+                            : slot.sleeping.load(std::memory_order_relaxed) ? kSleeping
+                                                                             : kPolling;
+      const double latency = h > startable ? std::numeric_limits<double>::infinity()
+                                           : latency_[state].load(std::memory_order_relaxed);
+      seconds[h] = std::max(seconds[h - 1], latency);
+    }
+  }
+
+  void wakeHelpers(std::size_t helpers) {
+    if (t_in_region) return;  // the region lock may be this thread's own
+    std::unique_lock<std::mutex> region(region_, std::try_to_lock);
+    if (!region.owns_lock()) return;  // a region is running: its caller decides
+    helpers = std::min({helpers, static_cast<std::size_t>(threads() - 1),
+                        static_cast<std::size_t>(startable_.load(std::memory_order_relaxed))});
+    for (std::size_t i = 0; i < helpers; ++i) {
+      Slot& slot = slots_[i];
+      if (!slot.started.load(std::memory_order_relaxed)) {
+        if (!startWorker(i)) return;
+        continue;  // a new worker polls first
+      }
+      // Pairs with the worker's store to `sleeping` before it checks `nudged` (both seq_cst).
+      slot.nudged.store(true, std::memory_order_seq_cst);
+      if (slot.sleeping.load(std::memory_order_seq_cst)) {
+        const std::lock_guard<std::mutex> lock(slot.mutex);
+        slot.wake.notify_one();
+      }
+    }
+  }
+
  private:
+  // Starts worker i's thread (region_ held). False when it cannot be started (the system's
+  // thread limit, no memory for a stack): then the pool makes do with the workers it has, until
+  // setThreads.
+  bool startWorker(std::size_t i) {
+    Slot& slot = slots_[i];
+    if (!slot.thread.start(&Pool::workerEntry, &slot)) {
+      startable_.store(static_cast<int>(i), std::memory_order_relaxed);
+      return false;
+    }
+    slot.started.store(true, std::memory_order_relaxed);
+    ++startedWorkers_;
+    return true;
+  }
+
+  // Gives worker i a ticket: starts its thread if it has none, wakes it if it sleeps. False when
+  // its thread cannot be started.
+  bool handOut(std::size_t i) {
+    Slot& slot = slots_[i];
+    if (!slot.started.load(std::memory_order_relaxed) && !startWorker(i)) return false;
+    slot.ticket.store(kAssigned, std::memory_order_seq_cst);
+    // Pairs with the worker's store to `sleeping` before it checks its ticket (both seq_cst):
+    // either it sees the ticket, or this sees it asleep and wakes it.
+    if (slot.sleeping.load(std::memory_order_seq_cst)) {
+      const std::lock_guard<std::mutex> lock(slot.mutex);
+      slot.wake.notify_one();
+    }
+    return true;
+  }
+
+  static void workerEntry(void* slot);
+
+  void workerLoop(Slot& slot) {
+    bool fresh = slot.ticket.load(std::memory_order_acquire) == kAssigned;  // started by a region
+    for (;;) {
+      bool slept = false;
+      if (!awaitTicket(slot, &slept)) return;
+      const Waiting waited = slept ? kSleeping : fresh ? kStarting : kPolling;
+      fresh = false;
+      int assigned = kAssigned;
+      if (!slot.ticket.compare_exchange_strong(assigned, kRunning, std::memory_order_acq_rel)) {
+        continue;  // taken back: the region ended before this worker woke
+      }
+      slot.joinedAt = now();
+      slot.waited = waited;
+      t_in_region = true;
+      drain(*fn_, nblocks_);
+      t_in_region = false;
+      // The ticket is idle before the caller can see the region end, so that its next region
+      // can hand out a new one.
+      slot.ticket.store(kIdle, std::memory_order_release);
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        const std::lock_guard<std::mutex> lock(doneMutex_);
+        done_.notify_one();
+      }
+    }
+  }
+
+  // Polls for a ticket for kPollSeconds, then sleeps until one comes (*slept) or it is nudged
+  // (and polls again). A network's GEMMs come microseconds apart, and waking a sleeping thread
+  // costs tens of microseconds: polling a while keeps a worker that has just been useful ready
+  // for the next one. False: stop.
+  bool awaitTicket(Slot& slot, bool* slept) {
+    constexpr double kPollSeconds = 200e-6;
+    for (;;) {
+      slot.nudged.store(false, std::memory_order_relaxed);
+      const double until = now() + kPollSeconds;
+      do {
+        for (int i = 0; i < 64; ++i) {
+          if (stop_.load(std::memory_order_relaxed)) return false;
+          if (slot.ticket.load(std::memory_order_acquire) == kAssigned) return true;
+          cpuRelax();
+        }
+      } while (now() < until);
+      std::unique_lock<std::mutex> lock(slot.mutex);
+      slot.sleeping.store(true, std::memory_order_seq_cst);
+      slot.wake.wait(lock, [&] {
+        return stop_.load(std::memory_order_seq_cst) || slot.nudged.load(std::memory_order_seq_cst) ||
+               slot.ticket.load(std::memory_order_seq_cst) == kAssigned;
+      });
+      slot.sleeping.store(false, std::memory_order_relaxed);
+      if (stop_.load(std::memory_order_relaxed)) return false;
+      if (slot.ticket.load(std::memory_order_acquire) == kAssigned) {
+        *slept = true;
+        return true;
+      }
+    }
+  }
+
   void drain(const std::function<void(std::size_t)>& fn, std::size_t nblocks) {
     for (;;) {
       const std::size_t b = next_.fetch_add(1, std::memory_order_relaxed);
@@ -90,89 +313,76 @@ class Pool {
     }
   }
 
-  // Called with region_ held.
-  void startWorkers(std::size_t count) {
-    while (workers_.size() < count) workers_.emplace_back([this] { workerLoop(); });
+  // Waits for the workers still running blocks: they took their last block before the caller
+  // ran out, so polling is the short wait; a caller that blocked on a condition variable would
+  // add a wake-up to every region whose helper finished last. A helper that was preempted (more
+  // threads than CPUs) is waited for without burning the CPU it needs.
+  void awaitHelpers() {
+    constexpr double kPollSeconds = 50e-6;
+    const double until = now() + kPollSeconds;
+    do {
+      for (int i = 0; i < 64; ++i) {
+        if (pending_.load(std::memory_order_acquire) == 0) return;
+        cpuRelax();
+      }
+    } while (now() < until);
+    std::unique_lock<std::mutex> lock(doneMutex_);
+    done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+  }
+
+  // An exponentially weighted mean of join latencies, per kind of wait (regions are serial, so
+  // this has one writer; estimates read it from any thread). A sample counts for at most twice
+  // the mean: one helper preempted for a time slice (milliseconds) must not stop the pool from
+  // being used for the next hundred regions, while a lasting change still moves the mean within
+  // a few dozen.
+  void measure(Waiting waited, double seconds) {
+    std::atomic<double>& mean = latency_[waited];
+    const double old = mean.load(std::memory_order_relaxed);
+    mean.store(old * 0.875 + std::min(std::max(0.0, seconds), 2 * old) * 0.125, std::memory_order_relaxed);
   }
 
   // Called with region_ held (no region running), or from the destructor.
   void stopWorkers() {
-    {
-      const std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    work_cv_.notify_all();
-    for (std::thread& t : workers_) t.join();
-    workers_.clear();
-    const std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = false;
-  }
-
-  void workerLoop() {
-    std::uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mutex_);
-    for (;;) {
-      // A network's GEMMs come microseconds apart, and waking a sleeping thread costs tens of
-      // microseconds: that latency ate the second thread's share of every small GEMM. So a
-      // worker polls for the next region for a while before it sleeps.
-      lock.unlock();
-      spinForWork(seen);
-      lock.lock();
-      work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      if (tickets_ == 0) continue;
-      --tickets_;
-      ++running_;
-      const std::function<void(std::size_t)>* fn = fn_;
-      const std::size_t nblocks = nblocks_;
-      lock.unlock();
-      t_in_region = true;
-      drain(*fn, nblocks);
-      t_in_region = false;
-      lock.lock();
-      if (--running_ == 0) done_cv_.notify_one();
-    }
-  }
-
-  // Polls generation_ (without the lock) until it moves, stop_ is set, or kSpin has passed.
-  void spinForWork(std::uint64_t seen) const {
-    constexpr auto kSpin = std::chrono::microseconds(200);
-    const auto until = std::chrono::steady_clock::now() + kSpin;
-    do {
-      for (int i = 0; i < 64; ++i) {
-        if (generation_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_relaxed)) return;
-        cpuRelax();
+    stop_.store(true, std::memory_order_seq_cst);
+    for (Slot& slot : slots_) {
+      if (!slot.started.load(std::memory_order_relaxed)) continue;
+      {
+        const std::lock_guard<std::mutex> lock(slot.mutex);
+        slot.wake.notify_one();
       }
-    } while (std::chrono::steady_clock::now() < until);
-  }
-
-  static void cpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+      slot.thread.join();
+      slot.started.store(false, std::memory_order_relaxed);
+      slot.sleeping.store(false, std::memory_order_relaxed);
+    }
+    startedWorkers_ = 0;
+    stop_.store(false, std::memory_order_seq_cst);
   }
 
   std::atomic<int> threads_;
   std::mutex region_;  // held by the one running region, and by setThreads
-  std::vector<std::thread> workers_;  // guarded by region_
+  std::array<Slot, kMaxThreads - 1> slots_;
+  std::array<bool, kMaxThreads - 1> joined_{};  // per helper of the current region
+  int startedWorkers_ = 0;                      // guarded by region_
+  std::atomic<int> startable_{kMaxThreads - 1};  // helpers the pool can have
+  std::atomic<double> latency_[kWaitingKinds];
+  std::atomic<bool> stop_{false};
 
-  std::mutex mutex_;  // guards the job fields below
-  std::condition_variable work_cv_;
-  std::condition_variable done_cv_;
+  // The current region, written before its tickets are handed out.
   const std::function<void(std::size_t)>* fn_ = nullptr;
   std::size_t nblocks_ = 0;
+  double startedAt_ = 0;
   std::atomic<std::size_t> next_{0};
-  std::size_t tickets_ = 0;  // workers that may still join the current region
-  std::size_t running_ = 0;  // workers running blocks of the current region
-  std::atomic<std::uint64_t> generation_{0};  // written under mutex_, polled without it
-  std::atomic<bool> stop_{false};             // likewise
+  std::atomic<std::size_t> pending_{0};  // helpers with a ticket that have not returned it
+  std::mutex doneMutex_;
+  std::condition_variable done_;
 };
 
 Pool& pool() {
   static Pool instance;
   return instance;
 }
+
+void Pool::workerEntry(void* slot) { pool().workerLoop(*static_cast<Slot*>(slot)); }
 
 }  // namespace
 
@@ -183,5 +393,11 @@ int getThreads() { return pool().threads(); }
 void parallel_for(std::size_t nblocks, const std::function<void(std::size_t)>& fn) {
   pool().run(nblocks, fn);
 }
+
+void regionStartSeconds(std::size_t maxHelpers, double* seconds, bool ifAwake) {
+  pool().regionStartSeconds(maxHelpers, seconds, ifAwake);
+}
+
+void wakeHelpers(std::size_t helpers) { pool().wakeHelpers(helpers); }
 
 }  // namespace digitnet

@@ -2,8 +2,12 @@
 // of bench/gemm-shapes.json, with no Node involved, so thread scaling can be measured on any
 // machine with a C++ compiler and CMake:
 //   cmake -S . -B build-gemm -DDIGITNET_GEMM_BENCH=ON && cmake --build build-gemm --target gemm_bench
-//   build-gemm/gemm_bench [--shapes FILE] [--threads 1,2,4,8,16] [--only TEXT] [--repeats N]
-//                         [--min-seconds S] [--clock wall|cpu] [--json]
+//   build-gemm/gemm_bench [--shapes FILE] [--threads 1,2,4,8,16] [--only TEXT[,TEXT...]]
+//                         [--sequence] [--repeats N] [--min-seconds S] [--clock wall|cpu] [--json]
+// --only keeps the shapes whose names contain one of the texts. --sequence times the kept shapes
+// as one row, called back to back in file order, as a training step calls its GEMMs: what the
+// thread pool sees there (helpers joining call after call, small GEMMs between large ones) is not
+// what it sees when one shape repeats.
 // Each row is the median GFLOPS of --repeats timed runs; each run repeats the call until it has
 // lasted --min-seconds. --clock cpu divides by the CPU time of the process instead of the
 // elapsed time: on a machine shared with other work it shows the kernels' efficiency without
@@ -193,25 +197,48 @@ double now(bool cpuClock) {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-double medianGflops(const Shape& s, int repeats, double minSeconds, bool cpuClock) {
-  Operands ops(s);
-  ops.gemm(s, 0.0f);  // warm-up: packing buffers, pool threads, caches
+double flops(const Shape& s) {
+  return 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
+}
+
+// Median GFLOPS of `shapes` called in order, as one unit (one shape: that shape alone).
+double medianGflops(const std::vector<Shape>& shapes, int repeats, double minSeconds, bool cpuClock) {
+  std::vector<Operands> ops;
+  double total = 0.0;
+  for (const Shape& s : shapes) {
+    ops.emplace_back(s);
+    total += flops(s);
+  }
+  const auto callAll = [&] {
+    for (std::size_t i = 0; i < shapes.size(); ++i) ops[i].gemm(shapes[i], 0.0f);
+  };
+  callAll();  // warm-up: packing buffers, pool threads, caches
   std::size_t calls = 1;
   for (;;) {
     const double start = now(cpuClock);
-    for (std::size_t i = 0; i < calls; ++i) ops.gemm(s, 0.0f);
+    for (std::size_t i = 0; i < calls; ++i) callAll();
     if (now(cpuClock) - start >= minSeconds) break;
     calls *= 2;
   }
   std::vector<double> seconds;
   for (int r = 0; r < repeats; ++r) {
     const double start = now(cpuClock);
-    for (std::size_t i = 0; i < calls; ++i) ops.gemm(s, 0.0f);
+    for (std::size_t i = 0; i < calls; ++i) callAll();
     seconds.push_back((now(cpuClock) - start) / static_cast<double>(calls));
   }
   std::sort(seconds.begin(), seconds.end());
-  const double flops = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
-  return flops / seconds[seconds.size() / 2] / 1e9;
+  return total / seconds[seconds.size() / 2] / 1e9;
+}
+
+// Whether `name` contains one of the comma-separated texts of `only` (an empty one matches all).
+bool selected(const std::string& name, const std::string& only) {
+  std::stringstream in(only);
+  std::string text;
+  if (only.empty()) return true;
+  while (std::getline(in, text, ',')) {
+    if (name.find(text) != std::string::npos) return true;
+  }
+  return false;
 }
 
 std::vector<int> parseThreads(const std::string& list) {
@@ -239,6 +266,7 @@ struct Options {
   double minSeconds = 0.02;
   bool cpuClock = false;
   bool json = false;
+  bool sequence = false;
 };
 
 Options parseOptions(int argc, char** argv) {
@@ -259,6 +287,7 @@ Options parseOptions(int argc, char** argv) {
       if (clock != "wall" && clock != "cpu") fail("--clock is wall or cpu, got '" + clock + "'");
       o.cpuClock = clock == "cpu";
     } else if (arg == "--json") o.json = true;
+    else if (arg == "--sequence") o.sequence = true;
     else fail("unknown option '" + arg + "' (see the comment at the top of bench/gemm_bench.cc)");
   }
   return o;
@@ -271,22 +300,34 @@ int main(int argc, char** argv) {
   o.threads.erase(std::unique(o.threads.begin(), o.threads.end()), o.threads.end());
   std::vector<Shape> shapes;
   for (const Shape& s : readShapes(o.shapes)) {
-    if (s.name.find(o.only) != std::string::npos) shapes.push_back(s);
+    if (selected(s.name, o.only)) shapes.push_back(s);
   }
   for (const Shape& s : shapes) check(s);
+  // A sequence is one row: its name lists the shapes, its sizes are the first shape's.
+  std::vector<std::vector<Shape>> rows;
+  if (o.sequence && !shapes.empty()) {
+    rows.push_back(shapes);
+  } else {
+    for (const Shape& s : shapes) rows.push_back({s});
+  }
 
   if (o.json) std::printf("{\"backend\":\"native\",\"kernel\":\"%s\",\"gemm\":[", digitnet::sgemm_kernel_name());
   else std::printf("kernel %s\n", digitnet::sgemm_kernel_name());
   bool first = true;
   for (const int threads : o.threads) {
     digitnet::setThreads(threads);
-    for (const Shape& s : shapes) {
-      const double gflops = medianGflops(s, o.repeats, o.minSeconds, o.cpuClock);
+    for (const std::vector<Shape>& row : rows) {
+      const double gflops = medianGflops(row, o.repeats, o.minSeconds, o.cpuClock);
+      std::string name;
+      for (const Shape& s : row) name += (name.empty() ? "" : " + ") + s.name;
+      const Shape& s = row.front();
       if (o.json) {
         std::printf("%s{\"name\":\"%s\",\"m\":%zu,\"n\":%zu,\"k\":%zu,\"transA\":%s,\"transB\":%s,"
                     "\"backend\":\"native\",\"threads\":%d,\"gflops\":%.1f}",
-                    first ? "" : ",", s.name.c_str(), s.m, s.n, s.k, s.transA ? "true" : "false",
+                    first ? "" : ",", name.c_str(), s.m, s.n, s.k, s.transA ? "true" : "false",
                     s.transB ? "true" : "false", threads, gflops);
+      } else if (row.size() > 1) {
+        std::printf("%s threads %2d %8.1f GFLOPS\n", name.c_str(), threads, gflops);
       } else {
         std::printf("%-28s %5zu %5zu %5zu %c%c threads %2d %8.1f GFLOPS\n", s.name.c_str(), s.m, s.n,
                     s.k, s.transA ? 'T' : 'N', s.transB ? 'T' : 'N', threads, gflops);

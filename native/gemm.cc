@@ -17,12 +17,15 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 
 #include "gemm_kernels.h"
@@ -258,13 +261,15 @@ void scaleC(size_t m, size_t n, float beta, float* c, size_t ldc) {
 }
 
 // ---- the split over threads ------------------------------------------------------------------
-// C is split into a grid of blocks, one per thread. Whether a split pays depends on the machine:
-// how fast one thread runs the micro-kernels, and how long the pool's workers take to join a
-// region (about a microsecond for one still polling after its last region, tens for one asleep).
-// Both are measured as the process runs (secondsPerCost here, regionStartSeconds in parallel.cc),
-// and each call takes the grid with the least expected time: its slowest block plus the wait for
-// its last helper. A helper that would not pay for its wake-up is not woken, so more threads are
-// never planned to be slower than fewer.
+// C is split into a grid of blocks, one per thread. Whether a split pays, and into how many
+// blocks, depends on the machine (how fast one core runs the micro-kernels, what waking helpers,
+// moving operands to their caches and joining them costs, whether threads share a core) and on
+// the shape, which is too much to model. But a network calls each of its few GEMM shapes
+// thousands of times, so sgemm measures instead: per shape and thread count it times each of a
+// few splits (at most 1, 2, 4, ... blocks, up to the thread count) on the calls themselves, and
+// runs the fastest. The others are timed again now and then, so the choice follows the machine
+// (a passing load, helpers asleep because calls come far apart). A split slower than fewer
+// blocks is not kept, so more threads are not slower than fewer.
 
 // Cost of packing one float, in multiply-adds of the micro-kernel (a load and a store per
 // float against ~32 multiply-adds per cycle): used to weigh a split that packs an operand twice.
@@ -281,18 +286,25 @@ double blockCost(const GemmIsa& uk, const Problem& pr, size_t rows, size_t cols)
          kPackCostMacs * k * ((packsA(pr) ? tiledRows : 0) + (packsB(pr) ? tiledCols : 0));
 }
 
-// Seconds per unit of blockCost on one thread: an exponentially weighted mean over the blocks
-// this process has run, those of at least kTimedMinCost (below that, reading the clock costs more
-// than it tells), each sample counting for at most twice the mean (a block preempted for a time
-// slice says nothing about the kernels). Starts from a guess of 25 G multiply-adds per second that
-// the first large call corrects.
+// Adds a time to a running estimate of a time (0: none yet). Noise in timings is one-sided (a
+// thread preempted for a time slice, caches cold after other work), so the estimate follows a
+// faster time at once, halfway, and a slower one slowly, each counting for at most twice the
+// estimate: a one-off delay must not decide the next hundred calls, while a lasting change still
+// moves it within a few dozen.
+double withSample(double estimate, double sample) {
+  if (estimate == 0.0) return sample;
+  if (sample < estimate) return 0.5 * (estimate + sample);
+  return estimate * 0.875 + std::min(sample, 2 * estimate) * 0.125;
+}
+
+// Seconds per unit of blockCost on one thread, measured on blocks of at least kTimedMinCost
+// (below that, reading the clock costs more than it tells); from a guess of 25 G multiply-adds
+// per second. Threads may update it at once; a lost update only drops a sample.
 std::atomic<double> g_secondsPerCost{1.0 / 25e9};
 constexpr double kTimedMinCost = 256.0 * 1024;
 
-void recordBlock(double cost, double seconds) {
-  const double mean = g_secondsPerCost.load(std::memory_order_relaxed);
-  g_secondsPerCost.store(mean * 0.875 + std::min(seconds / cost, 2 * mean) * 0.125,
-                         std::memory_order_relaxed);
+double secondsNow() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // How C is split over threads: a grid of rowBlocks x colBlocks blocks, one per thread.
@@ -301,49 +313,133 @@ struct Split {
   size_t blocks() const { return rowBlocks * colBlocks; }
 };
 
-// The grid of at most `threads` blocks with the least expected time, given when helpers would
-// start (start[h]: h helpers running).
-Split fastestSplit(const GemmIsa& uk, const Problem& pr, size_t threads, double secondsPerCost,
-                   const double* start) {
+// The grid of at most `most` blocks whose slowest block costs least (on a tie, fewer blocks).
+Split bestSplit(const GemmIsa& uk, const Problem& pr, size_t most) {
   Split best{1, 1, pr.m, pr.n};
-  double bestSeconds = blockCost(uk, pr, pr.m, pr.n) * secondsPerCost;
+  double bestCost = blockCost(uk, pr, pr.m, pr.n);
   const size_t rowTiles = ceilDiv(pr.m, uk.mr), colTiles = ceilDiv(pr.n, uk.nr);
-  for (size_t rowBlocks = 1; rowBlocks <= threads && rowBlocks <= rowTiles; ++rowBlocks) {
+  for (size_t rowBlocks = 1; rowBlocks <= most && rowBlocks <= rowTiles; ++rowBlocks) {
     const size_t rowsPer = ceilDiv(rowTiles, rowBlocks) * uk.mr;
-    for (size_t colBlocks = 1; rowBlocks * colBlocks <= threads && colBlocks <= colTiles; ++colBlocks) {
+    for (size_t colBlocks = 1; rowBlocks * colBlocks <= most && colBlocks <= colTiles; ++colBlocks) {
       const size_t colsPer = ceilDiv(colTiles, colBlocks) * uk.nr;
-      const Split split{ceilDiv(pr.m, rowsPer), ceilDiv(pr.n, colsPer), rowsPer, colsPer};
-      const double seconds = blockCost(uk, pr, rowsPer, colsPer) * secondsPerCost + start[split.blocks() - 1];
-      if (seconds < bestSeconds) {
-        bestSeconds = seconds;
-        best = split;
+      const double cost = blockCost(uk, pr, rowsPer, colsPer);
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = {ceilDiv(pr.m, rowsPer), ceilDiv(pr.n, colsPer), rowsPer, colsPer};
       }
     }
   }
   return best;
 }
 
-// The split for this call, with the helpers as they are now. When helpers that sleep (or have
-// not started) make it use fewer threads than awake ones would, they are woken for the next call:
-// a network's GEMMs come in quick succession, and a helper woken now is polling by then.
-Split chooseSplit(const GemmIsa& uk, const Problem& pr, size_t threads) {
-  const Split serial{1, 1, pr.m, pr.n};
-  if (threads <= 1) return serial;
-  const double secondsPerCost = g_secondsPerCost.load(std::memory_order_relaxed);
-  double awake[kMaxThreads];
-  regionStartSeconds(1, awake, true);
-  // Too small for even one awake helper to pay for itself: the common case for small layers.
-  if (blockCost(uk, pr, pr.m, pr.n) * secondsPerCost <= awake[1]) return serial;
-  double now[kMaxThreads];
-  regionStartSeconds(threads - 1, now, false);
-  const Split split = fastestSplit(uk, pr, threads, secondsPerCost, now);
-  if (now[threads - 1] > awake[1]) {  // some helper is not polling
-    regionStartSeconds(threads - 1, awake, true);
-    const Split ifAwake = fastestSplit(uk, pr, threads, secondsPerCost, awake);
-    if (ifAwake.blocks() > split.blocks()) wakeHelpers(ifAwake.blocks() - 1);
-  }
-  return split;
+// The splits sgemm times per shape ("arms"): at most 1, 2, 4, ... blocks, and at most `threads`.
+constexpr size_t kMaxArms = 9;  // 1, 2, ..., 128 and up to kMaxThreads
+
+size_t armCount(size_t threads) {
+  size_t arms = 1;
+  while ((size_t{1} << arms) < threads) ++arms;
+  return arms + 1;
 }
+
+size_t armBlocks(size_t arm, size_t threads) {
+  return arm + 1 < armCount(threads) ? size_t{1} << arm : threads;
+}
+
+// Per shape and thread count, the arms' splits and their measured seconds per call.
+class SplitTimings {
+ public:
+  struct Choice {
+    size_t arm;
+    Split split;
+  };
+
+  // The arm to run for this call, and its split.
+  Choice choose(const GemmIsa& uk, const Problem& pr, size_t threads) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    Shape& shape = find(uk, pr, threads);
+    const size_t arm = chooseArm(shape, threads);
+    return {arm, shape.splits[arm]};
+  }
+
+  void record(const GemmIsa& uk, const Problem& pr, size_t threads, size_t arm, double seconds) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    Shape& shape = find(uk, pr, threads);
+    // A split's first run after this shape ran otherwise warms it up (its helpers may have gone
+    // to sleep, or have yet to start and fault in their packing buffers): its time would say
+    // little about the next run, which follows at once.
+    const bool warmUp = shape.splits[arm].blocks() > 1 && shape.lastArm != arm;
+    shape.lastArm = arm;
+    shape.warming = warmUp ? arm : kNoArm;
+    if (warmUp) return;
+    shape.seconds[arm] = withSample(shape.seconds[arm], seconds);
+    shape.timedAt[arm] = ++clock_;
+  }
+
+ private:
+  static constexpr int kRetryCalls = 64;  // at most two calls in 64 run an arm for timing
+  static constexpr size_t kNoArm = kMaxArms;
+
+  struct Shape {
+    size_t m = 0, n = 0, k = 0, threads = 0;
+    bool transA = false, transB = false;
+    Split splits[kMaxArms];
+    double cost[kMaxArms];     // blockCost of each arm's slowest block
+    double seconds[kMaxArms];  // measured per call; 0: not yet
+    unsigned long long timedAt[kMaxArms];
+    size_t lastArm, warming;  // the arm run last; an arm warmed up, to be timed next
+    int callsSinceRetry;
+  };
+
+  size_t chooseArm(Shape& shape, size_t threads) {
+    if (shape.warming != kNoArm) return shape.warming;
+    const size_t arms = armCount(threads);
+    size_t best = arms;  // the fastest timed arm
+    for (size_t a = 0; a < arms; ++a) {
+      if (shape.seconds[a] > 0 && (best == arms || shape.seconds[a] < shape.seconds[best])) best = a;
+    }
+    const double secondsPerCost = g_secondsPerCost.load(std::memory_order_relaxed);
+    // An arm is worth timing unless its estimate (its slowest block, nothing for the split) is
+    // over twice the fastest arm's measured time: running one thread of sixteen to time it
+    // would cost more than it could tell.
+    const auto worthTiming = [&](size_t a) {
+      return best == arms || shape.cost[a] * secondsPerCost <= 2 * shape.seconds[best];
+    };
+    for (size_t a = arms; a-- > 0;) {  // untimed arms first, most blocks first
+      if (shape.seconds[a] == 0 && worthTiming(a)) return a;
+    }
+    if (++shape.callsSinceRetry < kRetryCalls) return best;
+    // Time again the arm timed longest ago.
+    shape.callsSinceRetry = 0;
+    size_t retry = best;
+    for (size_t a = 0; a < arms; ++a) {
+      if (a != best && worthTiming(a) && (retry == best || shape.timedAt[a] < shape.timedAt[retry])) retry = a;
+    }
+    return retry;
+  }
+
+  // The shape's record, made afresh (all arms untimed) if its slot held another shape.
+  Shape& find(const GemmIsa& uk, const Problem& pr, size_t threads) {
+    const size_t hash = pr.m * 73856093u ^ pr.n * 19349663u ^ pr.k * 83492791u ^ threads * 2654435761u ^
+                        (pr.transA ? 1u : 0u) ^ (pr.transB ? 2u : 0u);
+    Shape& s = shapes_[hash % shapes_.size()];
+    if (s.m == pr.m && s.n == pr.n && s.k == pr.k && s.threads == threads && s.transA == pr.transA &&
+        s.transB == pr.transB) {
+      return s;
+    }
+    s = Shape{pr.m, pr.n, pr.k, threads, pr.transA, pr.transB, {}, {}, {}, {}, kNoArm, kNoArm, 0};
+    for (size_t a = 0; a < armCount(threads); ++a) {
+      s.splits[a] = bestSplit(uk, pr, armBlocks(a, threads));
+      s.cost[a] = blockCost(uk, pr, s.splits[a].rowsPer, s.splits[a].colsPer);
+    }
+    return s;
+  }
+
+  std::mutex mutex_;
+  std::array<Shape, 64> shapes_;
+  unsigned long long clock_ = 0;  // counts recordings: orders the arms' last timings
+};
+
+SplitTimings g_timings;
 
 }  // namespace
 
@@ -357,17 +453,31 @@ void sgemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, 
   const Problem pr =
       swap ? Problem{!transB, !transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, true}
            : Problem{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false};
-  const Split split = chooseSplit(uk, pr, static_cast<size_t>(getThreads()));
-  parallel_for(split.rowBlocks * split.colBlocks, [&](size_t block) {
+  const size_t threads = static_cast<size_t>(getThreads());
+  // A product one thread finishes within a few helper joins runs on one thread, untimed: a split
+  // could save little against what timing it costs (the common case for small layers).
+  constexpr double kTimedMinJoins = 8;
+  const bool timed = threads > 1 && blockCost(uk, pr, pr.m, pr.n) *
+                                            g_secondsPerCost.load(std::memory_order_relaxed) >
+                                        kTimedMinJoins * helperJoinSeconds();
+  const SplitTimings::Choice choice =
+      timed ? g_timings.choose(uk, pr, threads) : SplitTimings::Choice{0, {1, 1, pr.m, pr.n}};
+  const Split split = choice.split;
+  const double started = timed ? secondsNow() : 0.0;
+  using Clock = std::chrono::steady_clock;
+  parallel_for(split.blocks(), [&](size_t block) {
     const size_t i0 = block / split.colBlocks * split.rowsPer;
     const size_t j0 = block % split.colBlocks * split.colsPer;
     const size_t i1 = std::min(pr.m, i0 + split.rowsPer), j1 = std::min(pr.n, j0 + split.colsPer);
-    using Clock = std::chrono::steady_clock;
     const double cost = blockCost(uk, pr, i1 - i0, j1 - j0);
-    const bool timed = cost >= kTimedMinCost;
-    const Clock::time_point started = timed ? Clock::now() : Clock::time_point{};
+    const bool timedBlock = cost >= kTimedMinCost;
+    const Clock::time_point blockStarted = timedBlock ? Clock::now() : Clock::time_point{};
     if (gemmBlock(uk, pr, i0, i1, j0, j1)) {
-      if (timed) recordBlock(cost, std::chrono::duration<double>(Clock::now() - started).count());
+      if (timedBlock) {
+        const double seconds = std::chrono::duration<double>(Clock::now() - blockStarted).count();
+        g_secondsPerCost.store(withSample(g_secondsPerCost.load(std::memory_order_relaxed), seconds / cost),
+                               std::memory_order_relaxed);
+      }
       return;
     }
     // Out of memory for the packing buffers (a few MB): the unblocked loops need none.
@@ -376,6 +486,7 @@ void sgemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, 
     sgemm_reference(transA, transB, r1 - r0, c1 - c0, k, alpha, transA ? a + r0 : a + r0 * lda,
                     lda, transB ? b + c0 * ldb : b + c0, ldb, beta, c + r0 * ldc + c0, ldc);
   });
+  if (timed) g_timings.record(uk, pr, threads, choice.arm, secondsNow() - started);
 }
 
 void sgemm_reference(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha,

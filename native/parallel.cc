@@ -93,9 +93,6 @@ class Thread {
 #endif
 };
 
-// How a worker was waiting when a region handed it blocks: each has its own join latency.
-enum Waiting { kPolling, kSleeping, kStarting, kWaitingKinds };
-
 // A worker's ticket for the current region.
 enum Ticket { kIdle, kAssigned, kRunning };
 
@@ -104,25 +101,18 @@ enum Ticket { kIdle, kAssigned, kRunning };
 struct alignas(64) Slot {
   std::atomic<int> ticket{kIdle};
   std::atomic<bool> sleeping{false};
-  std::atomic<bool> nudged{false};   // wake up and poll, without a ticket
-  std::atomic<bool> started{false};  // its thread runs; written with the pool's region lock held
+  bool started = false;              // its thread runs; guarded by the pool's region lock
   std::mutex mutex;                  // guards the sleep on `wake`
   std::condition_variable wake;
   // Written by the worker before it returns its ticket, read by the caller after the region.
   double joinedAt = 0;
-  Waiting waited = kStarting;
+  bool polled = false;  // it was polling (not asleep, not starting) when the ticket came
   Thread thread;
 };
 
 class Pool {
  public:
-  Pool() : threads_(defaultThreads()) {
-    // Until measured: a polling worker notices a ticket within about a microsecond; waking a
-    // sleeping one, or starting a thread, takes tens of microseconds.
-    latency_[kPolling].store(1e-6);
-    latency_[kSleeping].store(50e-6);
-    latency_[kStarting].store(100e-6);
-  }
+  Pool() : threads_(defaultThreads()) {}
   ~Pool() { stopWorkers(); }
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -132,8 +122,8 @@ class Pool {
   void setThreads(int n) {
     const std::lock_guard<std::mutex> region(region_);
     const int clamped = std::max(1, std::min(n, kMaxThreads));
-    if (clamped - 1 < startedWorkers_) stopWorkers();
-    startable_.store(kMaxThreads - 1, std::memory_order_relaxed);  // try again after a failed start
+    if (static_cast<std::size_t>(clamped - 1) < startedWorkers_) stopWorkers();
+    startable_ = kMaxThreads - 1;  // try again after a failed start
     threads_.store(clamped, std::memory_order_relaxed);
   }
 
@@ -146,8 +136,7 @@ class Pool {
     nblocks_ = nblocks;
     next_.store(0, std::memory_order_relaxed);
     startedAt_ = now();
-    std::size_t helpers = std::min({static_cast<std::size_t>(threads() - 1), nblocks - 1,
-                                    static_cast<std::size_t>(startable_.load(std::memory_order_relaxed))});
+    std::size_t helpers = std::min({static_cast<std::size_t>(threads() - 1), nblocks - 1, startable_});
     pending_.store(helpers, std::memory_order_relaxed);
     for (std::size_t i = 0; i < helpers; ++i) {
       if (handOut(i)) continue;
@@ -173,69 +162,27 @@ class Pool {
     }
     awaitHelpers();
     for (std::size_t i = 0; i < helpers; ++i) {
-      if (joined_[i]) measure(slots_[i].waited, slots_[i].joinedAt - startedAt_);
+      if (joined_[i] && slots_[i].polled) measureJoin(slots_[i].joinedAt - startedAt_);
     }
     fn_ = nullptr;
   }
 
-  void regionStartSeconds(std::size_t maxHelpers, double* seconds, bool ifAwake) const {
-    // Inside a region, a parallel_for runs serially: no helper joins.
-    const std::size_t startable =
-        t_in_region ? 0 : static_cast<std::size_t>(startable_.load(std::memory_order_relaxed));
-    seconds[0] = 0.0;
-    for (std::size_t h = 1; h <= maxHelpers; ++h) {
-      const Slot& slot = slots_[h - 1];
-      const Waiting state = ifAwake                                          ? kPolling
-                            : !slot.started.load(std::memory_order_relaxed)  ? kStarting
-                            : slot.sleeping.load(std::memory_order_relaxed) ? kSleeping
-                                                                             : kPolling;
-      const double latency = h > startable ? std::numeric_limits<double>::infinity()
-                                           : latency_[state].load(std::memory_order_relaxed);
-      seconds[h] = std::max(seconds[h - 1], latency);
-    }
-  }
-
-  void wakeHelpers(std::size_t helpers) {
-    if (t_in_region) return;  // the region lock may be this thread's own
-    std::unique_lock<std::mutex> region(region_, std::try_to_lock);
-    if (!region.owns_lock()) return;  // a region is running: its caller decides
-    helpers = std::min({helpers, static_cast<std::size_t>(threads() - 1),
-                        static_cast<std::size_t>(startable_.load(std::memory_order_relaxed))});
-    for (std::size_t i = 0; i < helpers; ++i) {
-      Slot& slot = slots_[i];
-      if (!slot.started.load(std::memory_order_relaxed)) {
-        if (!startWorker(i)) return;
-        continue;  // a new worker polls first
-      }
-      // Pairs with the worker's store to `sleeping` before it checks `nudged` (both seq_cst).
-      slot.nudged.store(true, std::memory_order_seq_cst);
-      if (slot.sleeping.load(std::memory_order_seq_cst)) {
-        const std::lock_guard<std::mutex> lock(slot.mutex);
-        slot.wake.notify_one();
-      }
-    }
-  }
+  double joinSeconds() const { return joinSeconds_.load(std::memory_order_relaxed); }
 
  private:
-  // Starts worker i's thread (region_ held). False when it cannot be started (the system's
-  // thread limit, no memory for a stack): then the pool makes do with the workers it has, until
-  // setThreads.
-  bool startWorker(std::size_t i) {
-    Slot& slot = slots_[i];
-    if (!slot.thread.start(&Pool::workerEntry, &slot)) {
-      startable_.store(static_cast<int>(i), std::memory_order_relaxed);
-      return false;
-    }
-    slot.started.store(true, std::memory_order_relaxed);
-    ++startedWorkers_;
-    return true;
-  }
-
   // Gives worker i a ticket: starts its thread if it has none, wakes it if it sleeps. False when
-  // its thread cannot be started.
+  // its thread cannot be started (the system's thread limit, no memory for a stack): then the
+  // pool makes do with the workers it has, until setThreads.
   bool handOut(std::size_t i) {
     Slot& slot = slots_[i];
-    if (!slot.started.load(std::memory_order_relaxed) && !startWorker(i)) return false;
+    if (!slot.started) {
+      if (!slot.thread.start(&Pool::workerEntry, &slot)) {
+        startable_ = i;
+        return false;
+      }
+      slot.started = true;
+      ++startedWorkers_;
+    }
     slot.ticket.store(kAssigned, std::memory_order_seq_cst);
     // Pairs with the worker's store to `sleeping` before it checks its ticket (both seq_cst):
     // either it sees the ticket, or this sees it asleep and wakes it.
@@ -249,18 +196,18 @@ class Pool {
   static void workerEntry(void* slot);
 
   void workerLoop(Slot& slot) {
-    bool fresh = slot.ticket.load(std::memory_order_acquire) == kAssigned;  // started by a region
+    bool fresh = true;
     for (;;) {
       bool slept = false;
       if (!awaitTicket(slot, &slept)) return;
-      const Waiting waited = slept ? kSleeping : fresh ? kStarting : kPolling;
+      const bool polled = !slept && !fresh;
       fresh = false;
       int assigned = kAssigned;
       if (!slot.ticket.compare_exchange_strong(assigned, kRunning, std::memory_order_acq_rel)) {
         continue;  // taken back: the region ended before this worker woke
       }
       slot.joinedAt = now();
-      slot.waited = waited;
+      slot.polled = polled;
       t_in_region = true;
       drain(*fn_, nblocks_);
       t_in_region = false;
@@ -274,35 +221,28 @@ class Pool {
     }
   }
 
-  // Polls for a ticket for kPollSeconds, then sleeps until one comes (*slept) or it is nudged
-  // (and polls again). A network's GEMMs come microseconds apart, and waking a sleeping thread
-  // costs tens of microseconds: polling a while keeps a worker that has just been useful ready
-  // for the next one. False: stop.
+  // Polls for a ticket for kPollSeconds, then sleeps until one comes (*slept). A network's GEMMs
+  // come microseconds apart, and waking a sleeping thread costs tens of microseconds: polling a
+  // while keeps a worker that has just been useful ready for the next one. False: stop.
   bool awaitTicket(Slot& slot, bool* slept) {
     constexpr double kPollSeconds = 200e-6;
-    for (;;) {
-      slot.nudged.store(false, std::memory_order_relaxed);
-      const double until = now() + kPollSeconds;
-      do {
-        for (int i = 0; i < 64; ++i) {
-          if (stop_.load(std::memory_order_relaxed)) return false;
-          if (slot.ticket.load(std::memory_order_acquire) == kAssigned) return true;
-          cpuRelax();
-        }
-      } while (now() < until);
-      std::unique_lock<std::mutex> lock(slot.mutex);
-      slot.sleeping.store(true, std::memory_order_seq_cst);
-      slot.wake.wait(lock, [&] {
-        return stop_.load(std::memory_order_seq_cst) || slot.nudged.load(std::memory_order_seq_cst) ||
-               slot.ticket.load(std::memory_order_seq_cst) == kAssigned;
-      });
-      slot.sleeping.store(false, std::memory_order_relaxed);
-      if (stop_.load(std::memory_order_relaxed)) return false;
-      if (slot.ticket.load(std::memory_order_acquire) == kAssigned) {
-        *slept = true;
-        return true;
+    const double until = now() + kPollSeconds;
+    do {
+      for (int i = 0; i < 64; ++i) {
+        if (stop_.load(std::memory_order_relaxed)) return false;
+        if (slot.ticket.load(std::memory_order_acquire) == kAssigned) return true;
+        cpuRelax();
       }
-    }
+    } while (now() < until);
+    std::unique_lock<std::mutex> lock(slot.mutex);
+    slot.sleeping.store(true, std::memory_order_seq_cst);
+    slot.wake.wait(lock, [&] {
+      return stop_.load(std::memory_order_seq_cst) ||
+             slot.ticket.load(std::memory_order_seq_cst) == kAssigned;
+    });
+    slot.sleeping.store(false, std::memory_order_relaxed);
+    *slept = true;
+    return !stop_.load(std::memory_order_relaxed);
   }
 
   void drain(const std::function<void(std::size_t)>& fn, std::size_t nblocks) {
@@ -330,28 +270,26 @@ class Pool {
     done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
   }
 
-  // An exponentially weighted mean of join latencies, per kind of wait (regions are serial, so
-  // this has one writer; estimates read it from any thread). A sample counts for at most twice
-  // the mean: one helper preempted for a time slice (milliseconds) must not stop the pool from
-  // being used for the next hundred regions, while a lasting change still moves the mean within
-  // a few dozen.
-  void measure(Waiting waited, double seconds) {
-    std::atomic<double>& mean = latency_[waited];
-    const double old = mean.load(std::memory_order_relaxed);
-    mean.store(old * 0.875 + std::min(std::max(0.0, seconds), 2 * old) * 0.125, std::memory_order_relaxed);
+  // An exponentially weighted mean of how long a polling worker takes to join a region (regions
+  // are serial, so this has one writer). A sample counts for at most twice the mean: one helper
+  // preempted for a time slice (milliseconds) says little about the next region.
+  void measureJoin(double seconds) {
+    const double old = joinSeconds_.load(std::memory_order_relaxed);
+    joinSeconds_.store(old * 0.875 + std::min(std::max(0.0, seconds), 2 * old) * 0.125,
+                       std::memory_order_relaxed);
   }
 
   // Called with region_ held (no region running), or from the destructor.
   void stopWorkers() {
     stop_.store(true, std::memory_order_seq_cst);
     for (Slot& slot : slots_) {
-      if (!slot.started.load(std::memory_order_relaxed)) continue;
+      if (!slot.started) continue;
       {
         const std::lock_guard<std::mutex> lock(slot.mutex);
         slot.wake.notify_one();
       }
       slot.thread.join();
-      slot.started.store(false, std::memory_order_relaxed);
+      slot.started = false;
       slot.sleeping.store(false, std::memory_order_relaxed);
     }
     startedWorkers_ = 0;
@@ -362,9 +300,9 @@ class Pool {
   std::mutex region_;  // held by the one running region, and by setThreads
   std::array<Slot, kMaxThreads - 1> slots_;
   std::array<bool, kMaxThreads - 1> joined_{};  // per helper of the current region
-  int startedWorkers_ = 0;                      // guarded by region_
-  std::atomic<int> startable_{kMaxThreads - 1};  // helpers the pool can have
-  std::atomic<double> latency_[kWaitingKinds];
+  std::size_t startedWorkers_ = 0;              // guarded by region_
+  std::size_t startable_ = kMaxThreads - 1;     // helpers the pool can have; guarded by region_
+  std::atomic<double> joinSeconds_{1e-6};  // until measured: about a microsecond
   std::atomic<bool> stop_{false};
 
   // The current region, written before its tickets are handed out.
@@ -394,10 +332,6 @@ void parallel_for(std::size_t nblocks, const std::function<void(std::size_t)>& f
   pool().run(nblocks, fn);
 }
 
-void regionStartSeconds(std::size_t maxHelpers, double* seconds, bool ifAwake) {
-  pool().regionStartSeconds(maxHelpers, seconds, ifAwake);
-}
-
-void wakeHelpers(std::size_t helpers) { pool().wakeHelpers(helpers); }
+double helperJoinSeconds() { return pool().joinSeconds(); }
 
 }  // namespace digitnet

@@ -7,9 +7,7 @@
 // pool never blocks a caller.
 //
 // A region wakes only the workers it hands blocks to, lowest-numbered first. A worker polls for
-// its next region for a while after each one and then sleeps; the pool measures how long each
-// kind of worker (polling, sleeping, not yet started) takes to join a region, so that callers can
-// weigh that cost against the work a helper would take over (regionStartSeconds).
+// its next region for a while after each one and then sleeps.
 #pragma once
 
 #include <cstddef>
@@ -34,16 +32,9 @@ int getThreads();
 // calling thread taking its share. fn must not throw.
 void parallel_for(std::size_t nblocks, const std::function<void(std::size_t)>& fn);
 
-// seconds[h], for h in [0, maxHelpers]: the expected time from the start of a region until h
-// helpers run blocks, from the measured join latency of each worker it would use in its present
-// state, or if all of them were awake (polling) (seconds[0] = 0; infinity for helpers the pool
-// cannot have, and for every helper inside a region's block). maxHelpers < kMaxThreads.
-void regionStartSeconds(std::size_t maxHelpers, double* seconds, bool ifAwake);
-
-// Has the first `helpers` workers poll for a region (starting those that have no thread yet),
-// without handing them blocks: for a caller that runs serially because its helpers sleep and
-// would join too late, so that the next region, microseconds later, finds them awake. Does
-// nothing while a region runs.
-void wakeHelpers(std::size_t helpers);
+// The measured time a helper that is polling (it has just run a region) takes to join the next
+// one, from the region's start: a product that one thread finishes sooner gains nothing from a
+// split.
+double helperJoinSeconds();
 
 }  // namespace digitnet

@@ -2,7 +2,9 @@
 // lib/backend.ts, same positional arguments. Each validates every argument, in argument order,
 // before any kernel runs (a buffer's length right after the last size it depends on), with the
 // exact messages of lib/backends/check.ts, takes TypedArray views without copying (the data
-// pointer N-API returns already includes the view's byteOffset), then calls the kernel.
+// pointer N-API returns already includes the view's byteOffset), then calls the kernel. Labels and
+// row indices are data in memory other threads may write: the kernels check them again as they
+// read them (native/kernels.h), and report a bad one here.
 #include <napi.h>
 
 #include <algorithm>

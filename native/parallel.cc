@@ -5,9 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstdint>
 #include <cstdlib>
-#include <limits>
 #include <mutex>
 
 #if __has_include(<pthread.h>)

@@ -1,6 +1,6 @@
 /**
- * Labels and row indices in memory that changes during the call. addon.cc checks them before the
- * kernel runs, but the kernel reads them again: it must check the value it uses, so that no
+ * Labels and row indices in memory that changes during the call. Both backends check them before
+ * the kernel runs, but the kernel reads them again: it must check the value it uses, so that no
  * change between the check and the use (another thread writing a SharedArrayBuffer, or the
  * kernel's own output landing on them) makes it read or write outside its buffers.
  *
@@ -12,7 +12,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Backend } from '../lib/backend';
 import { getBackend } from '../lib/backends';
-import { describeNative } from './backends';
+import { describeEachBackend, describeNative } from './backends';
 
 const GUARD = 256;
 const GUARD_BYTE = 0xa5;
@@ -37,11 +37,7 @@ function thrown(fn: () => unknown): { name: string; message: string } | undefine
   return undefined;
 }
 
-describeNative('labels and indices that change after the check [native]', () => {
-  let B: Backend;
-  beforeAll(() => {
-    B = getBackend('native');
-  });
+describeEachBackend('labels and indices that change after the check', (B) => {
 
   test('softmaxCrossEntropy stops at a label its own dlogits row overwrote, and names the value it read', () => {
     // dlogits is 2 x 3 floats; labels[0] is byte 3 (high byte of dlogits[0]) and labels[1] byte 4

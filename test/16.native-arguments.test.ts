@@ -1,15 +1,16 @@
 /**
- * Arguments the native addon refuses or normalises beyond the size and length checks that both
- * backends share (test/12): a gemm whose output overlaps an operand, scalars that float cannot
- * hold, and leading dimensions of one-row matrices (any value is valid there, so the kernel is
- * given the row's width and never steps a huge ld away from the buffer).
+ * Arguments refused or normalised beyond the size and length checks of test/12: a gemm whose
+ * output overlaps an operand and scalars that float cannot hold (both backends), and, in the
+ * addon, leading dimensions of one-row matrices (any value is valid there, so the kernel is given
+ * the row's width and never steps a huge ld away from the buffer).
  */
 import type { Backend } from '../lib/backend';
 import { getBackend } from '../lib/backends';
-import { describeNative } from './backends';
+import { describeEachBackend, describeNative } from './backends';
 import { randomF32, refGemm, expectClose } from './reference';
 
 const FLOAT_MAX = 3.4028234663852886e38;
+const f = (n: number): Float32Array => new Float32Array(n).fill(0.5);
 
 /** What fn threw, by name and message (the addon's errors come from another realm than jest's). */
 function thrown(fn: () => unknown): { name: string; message: string } | undefined {
@@ -21,11 +22,7 @@ function thrown(fn: () => unknown): { name: string; message: string } | undefine
   return undefined;
 }
 
-describeNative('gemm refuses an output that overlaps an operand [native]', () => {
-  let B: Backend;
-  beforeAll(() => {
-    B = getBackend('native');
-  });
+describeEachBackend('gemm refuses an output that overlaps an operand', (B) => {
 
   // 2x3 times 3x2 into 2x2, all in views of one buffer of 64 floats.
   const memory = (): Float32Array => randomF32(64, 7);
@@ -80,12 +77,7 @@ describeNative('gemm refuses an output that overlaps an operand [native]', () =>
   });
 });
 
-describeNative('scalars beyond the float range are refused [native]', () => {
-  let B: Backend;
-  beforeAll(() => {
-    B = getBackend('native');
-  });
-  const f = (n: number): Float32Array => new Float32Array(n).fill(0.5);
+describeEachBackend('scalars beyond the float range are refused', (B) => {
   const message = (kernel: string, arg: string, value: string): { name: string; message: string } => ({
     name: 'RangeError',
     message: `${kernel}: ${arg} must be within float32 range (magnitude <= 3.4028234663852886e+38), got ${value}`,
@@ -117,6 +109,13 @@ describeNative('scalars beyond the float range are refused [native]', () => {
 
   test.each(CALLS)('%s %s = the largest float, infinities and NaN are accepted', (_kernel, _arg, call) => {
     for (const x of [FLOAT_MAX, -FLOAT_MAX, Infinity, -Infinity, NaN]) expect(thrown(() => call(B, x))).toBeUndefined();
+  });
+});
+
+describeNative('results beyond the float range round as the TypeScript backend rounds them [native]', () => {
+  let B: Backend;
+  beforeAll(() => {
+    B = getBackend('native');
   });
 
   test('results beyond the float range round as a Float32Array store rounds them (biasGrad, gatherRows)', () => {

@@ -9,6 +9,8 @@
  *   RangeError `${kernel}: ${arg} must be >= ${min}, got ${value}`
  *   RangeError `${kernel}: ${arg} has ${length} elements, needs at least ${needed}`
  *   RangeError `${kernel}: unknown activation '${name}'`
+ *   RangeError `${kernel}: ${arg} must be within float32 range (magnitude <= 3.4028234663852886e+38), got ${value}`
+ *   RangeError `gemm: c overlaps a (the product cannot be written over an operand)` (or b)
  *   RangeError `softmaxCrossEntropy: labels[${r}] is ${v}, must be < cols (${cols})`
  *   RangeError `gatherRows: indices[${i}] is ${v}, src has ${rowsInSrc} rows`
  *
@@ -47,9 +49,23 @@ export function checkBool(kernel: string, arg: string, x: unknown): void {
   if (typeof x !== 'boolean') throw new TypeError(`${kernel}: ${arg} must be a boolean`);
 }
 
-/** A scalar (alpha, beta, lr, scale, slope, factor, ...): any number, NaN included. */
+/** A scalar the kernel uses in double (gatherRows' scale): any number, NaN included. */
 export function checkNum(kernel: string, arg: string, x: unknown): void {
   if (typeof x !== 'number') throw new TypeError(`${kernel}: ${arg} must be a number`);
+}
+
+/** Largest finite float32. */
+const F32_MAX = 3.4028234663852886e38;
+
+/**
+ * A scalar the native kernel uses as a float (alpha, beta, lr, slope, ...): any number float
+ * holds, NaN and the infinities included; a finite value beyond float's range is refused.
+ */
+export function checkFloat(kernel: string, arg: string, x: unknown): void {
+  checkNum(kernel, arg, x);
+  if (Math.abs(x as number) > F32_MAX && Number.isFinite(x)) {
+    throw new RangeError(`${kernel}: ${arg} must be within float32 range (magnitude <= ${F32_MAX}), got ${x as number}`);
+  }
 }
 
 /** A size, leading dimension, offset, count, step or thread count: a finite integer >= min. */
@@ -71,11 +87,31 @@ export function checkF32Len(kernel: string, arg: string, x: unknown, needed: num
   checkLen(kernel, arg, x as Float32Array, needed);
 }
 
-/** A stored rows x cols matrix with leading dimension ld: the last row ends at (rows-1)*ld + cols. */
+/** Elements a stored rows x cols matrix with leading dimension ld spans: its last row ends at (rows-1)*ld + cols. */
+export function matrixSpan(rows: number, cols: number, ld: number): number {
+  return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+/** A stored rows x cols matrix with leading dimension ld fits in x. */
 export function checkMatrixLen(
   kernel: string, arg: string, x: ArrayLike<number>, rows: number, cols: number, ld: number,
 ): void {
-  checkLen(kernel, arg, x, rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols);
+  checkLen(kernel, arg, x, matrixSpan(rows, cols, ld));
+}
+
+/**
+ * `out` (written, `outElements` from its start) shares no memory with `input` (read): the kernel
+ * would read what it has already overwritten. Empty spans overlap nothing.
+ */
+export function checkDisjoint(
+  kernel: string, out: string, outArray: Float32Array, outElements: number, input: string, inArray: Float32Array, inElements: number,
+): void {
+  if (outElements === 0 || inElements === 0 || outArray.buffer !== inArray.buffer) return;
+  const outStart = outArray.byteOffset;
+  const inStart = inArray.byteOffset;
+  if (outStart < inStart + inElements * 4 && inStart < outStart + outElements * 4) {
+    throw new RangeError(`${kernel}: ${out} overlaps ${input} (the product cannot be written over an operand)`);
+  }
 }
 
 export function checkActivation(kernel: string, arg: string, x: unknown): void {
@@ -89,8 +125,21 @@ export function checkActivation(kernel: string, arg: string, x: unknown): void {
 export function checkLabels(kernel: string, rows: number, cols: number, labels: Uint8Array): void {
   for (let r = 0; r < rows; r++) {
     const v = labels[r];
-    if (v >= cols) throw new RangeError(`${kernel}: labels[${r}] is ${v}, must be < cols (${cols})`);
+    if (v >= cols) throw labelError(kernel, r, v, cols);
   }
+}
+
+/**
+ * The error for labels[r] = v >= cols. The kernels also check the label they use, since a
+ * SharedArrayBuffer may change between checkLabels and the kernel's own read.
+ */
+export function labelError(kernel: string, r: number, v: number, cols: number): RangeError {
+  return new RangeError(`${kernel}: labels[${r}] is ${v}, must be < cols (${cols})`);
+}
+
+/** The error for indices[i] = v naming no row of src (checked again where used, like labels). */
+export function indexError(kernel: string, i: number, v: number, rowsInSrc: number): RangeError {
+  return new RangeError(`${kernel}: indices[${i}] is ${v}, src has ${rowsInSrc} rows`);
 }
 
 /**
@@ -105,6 +154,6 @@ export function checkIndices(
   const end = offset + count;
   for (let i = offset; i < end; i++) {
     const v = indices[i];
-    if (v >= rowsInSrc) throw new RangeError(`${kernel}: indices[${i}] is ${v}, src has ${rowsInSrc} rows`);
+    if (v >= rowsInSrc) throw indexError(kernel, i, v, rowsInSrc);
   }
 }

@@ -11,8 +11,8 @@
  */
 import type { ActivationName, Backend } from '../backend';
 import {
-  checkActivation, checkBool, checkF32, checkF32Len, checkIndices, checkInt, checkLabels, checkLen,
-  checkMatrixLen, checkNum, checkU32, checkU8,
+  checkActivation, checkBool, checkDisjoint, checkF32, checkF32Len, checkFloat, checkIndices, checkInt, checkLabels, checkLen,
+  checkMatrixLen, checkNum, checkU32, checkU8, indexError, labelError, matrixSpan,
 } from './check';
 
 // ---------------------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ function gemm(
   checkInt(K, 'm', m, 0);
   checkInt(K, 'n', n, 0);
   checkInt(K, 'k', k, 0);
-  checkNum(K, 'alpha', alpha);
+  checkFloat(K, 'alpha', alpha);
   checkF32(K, 'a', a);
   // A is stored m x k, or k x m when transA; B is k x n, or n x k when transB.
   checkInt(K, 'lda', lda, Math.max(1, transA ? m : k));
@@ -192,10 +192,13 @@ function gemm(
   checkF32(K, 'b', b);
   checkInt(K, 'ldb', ldb, Math.max(1, transB ? k : n));
   checkMatrixLen(K, 'b', b, transB ? n : k, transB ? k : n, ldb);
-  checkNum(K, 'beta', beta);
+  checkFloat(K, 'beta', beta);
   checkF32(K, 'c', c);
   checkInt(K, 'ldc', ldc, Math.max(1, n));
   checkMatrixLen(K, 'c', c, m, n, ldc);
+  const cSpan = matrixSpan(m, n, ldc);
+  checkDisjoint(K, 'c', c, cSpan, 'a', a, matrixSpan(transA ? k : m, transA ? m : k, lda));
+  checkDisjoint(K, 'c', c, cSpan, 'b', b, matrixSpan(transB ? n : k, transB ? k : n, ldb));
 
   scaleC(m, n, beta, c, ldc);
   // As in BLAS, alpha = 0 does not read A or B.
@@ -256,7 +259,7 @@ function biasGrad(rows: number, cols: number, dy: Float32Array, db: Float32Array
   checkInt(K, 'cols', cols, 0);
   checkF32Len(K, 'dy', dy, rows * cols);
   checkF32Len(K, 'db', db, cols);
-  checkNum(K, 'beta', beta);
+  checkFloat(K, 'beta', beta);
   if (beta === 0) {
     db.fill(0, 0, cols);
   } else if (beta !== 1) {
@@ -281,8 +284,8 @@ function activation(
   checkInt(K, 'n', n, 0);
   checkF32Len(K, 'x', x, n);
   checkF32Len(K, 'y', y, n);
-  checkNum(K, 'slope', slope);
-  checkNum(K, 'factor', factor);
+  checkFloat(K, 'slope', slope);
+  checkFloat(K, 'factor', factor);
   switch (kind) {
     case 'identity':
       for (let i = 0; i < n; i++) y[i] = factor * x[i];
@@ -318,8 +321,8 @@ function activationGrad(
   checkF32Len(K, 'y', y, n);
   checkF32Len(K, 'dy', dy, n);
   checkF32Len(K, 'dx', dx, n);
-  checkNum(K, 'slope', slope);
-  checkNum(K, 'factor', factor);
+  checkFloat(K, 'slope', slope);
+  checkFloat(K, 'factor', factor);
   switch (kind) {
     case 'identity':
       for (let i = 0; i < n; i++) dx[i] = factor * dy[i];
@@ -391,13 +394,14 @@ function softmaxCrossEntropy(
   checkLen(K, 'labels', labels, rows);
   checkF32Len(K, 'probs', probs, rows * cols);
   checkF32Len(K, 'dlogits', dlogits, rows * cols);
-  checkNum(K, 'scale', scale);
+  checkFloat(K, 'scale', scale);
   checkLabels(K, rows, cols, labels);
 
   let loss = 0;
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     const label = labels[r];
+    if (label >= cols) throw labelError(K, r, label, cols);
     let max = -Infinity;
     for (let j = 0; j < cols; j++) if (logits[o + j] > max) max = logits[o + j];
     const target = logits[o + label]; // read before probs (which may be logits) is written
@@ -435,8 +439,11 @@ function gatherRows(
   checkNum(K, 'scale', scale);
   checkF32Len(K, 'dst', dst, count * rowLen);
   checkIndices(K, src, rowLen, indices, offset, count);
+  const rowsInSrc = rowLen === 0 ? Infinity : Math.floor(src.length / rowLen);
   for (let r = 0; r < count; r++) {
-    const s = indices[offset + r] * rowLen;
+    const index = indices[offset + r];
+    if (index >= rowsInSrc) throw indexError(K, offset + r, index, rowsInSrc);
+    const s = index * rowLen;
     const d = r * rowLen;
     for (let j = 0; j < rowLen; j++) dst[d + j] = scale * src[s + j];
   }
@@ -448,7 +455,7 @@ function gatherRows(
 function sgdStep(n: number, lr: number, w: Float32Array, g: Float32Array): void {
   const K = 'sgdStep';
   checkInt(K, 'n', n, 0);
-  checkNum(K, 'lr', lr);
+  checkFloat(K, 'lr', lr);
   checkF32Len(K, 'w', w, n);
   checkF32Len(K, 'g', g, n);
   for (let i = 0; i < n; i++) w[i] -= lr * g[i];
@@ -457,8 +464,8 @@ function sgdStep(n: number, lr: number, w: Float32Array, g: Float32Array): void 
 function momentumStep(n: number, lr: number, mu: number, w: Float32Array, g: Float32Array, v: Float32Array): void {
   const K = 'momentumStep';
   checkInt(K, 'n', n, 0);
-  checkNum(K, 'lr', lr);
-  checkNum(K, 'mu', mu);
+  checkFloat(K, 'lr', lr);
+  checkFloat(K, 'mu', mu);
   checkF32Len(K, 'w', w, n);
   checkF32Len(K, 'g', g, n);
   checkF32Len(K, 'v', v, n);
@@ -475,10 +482,10 @@ function adamStep(
 ): void {
   const K = 'adamStep';
   checkInt(K, 'n', n, 0);
-  checkNum(K, 'lr', lr);
-  checkNum(K, 'beta1', beta1);
-  checkNum(K, 'beta2', beta2);
-  checkNum(K, 'eps', eps);
+  checkFloat(K, 'lr', lr);
+  checkFloat(K, 'beta1', beta1);
+  checkFloat(K, 'beta2', beta2);
+  checkFloat(K, 'eps', eps);
   checkInt(K, 't', t, 1);
   checkF32Len(K, 'w', w, n);
   checkF32Len(K, 'g', g, n);

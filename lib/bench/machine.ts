@@ -1,7 +1,7 @@
 /** The facts about the machine that a benchmark table needs next to its numbers. */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { nativeAvailable } from '../backends';
+import { getBackend, nativeAvailable } from '../backends';
 import { nativeInfo } from '../backends/native';
 
 /** CPU, thread count, Node version and the native gemm micro-kernel (when the addon loads). */
@@ -10,7 +10,10 @@ export interface MachineInfo {
   cpu: string;
   /** The clock the OS reports for the first core, in MHz (the nominal one on most VMs); 0 if unknown. */
   cpuMHz: number;
-  /** Hardware threads available to this process: the "all threads" of the tables. */
+  /**
+   * The "all threads" of the tables: the native kernels' thread count (DIGITNET_THREADS, else the
+   * CPUs the process may use: affinity mask and cgroup quota), or Node's count without the addon.
+   */
   threads: number;
   node: string;
   /** The 1-minute load average when the run started (Linux, macOS; 0 elsewhere): above `threads`, the figures are pessimistic. */
@@ -25,7 +28,7 @@ export function machineInfo(): MachineInfo {
   return {
     cpu: first?.model.trim() ?? 'unknown',
     cpuMHz: first?.speed || procCpuinfoMHz(),
-    threads: os.availableParallelism(),
+    threads: nativeAvailable() ? getBackend('native').getThreads() : os.availableParallelism(),
     node: process.version,
     loadAverage: Math.round(os.loadavg()[0] * 100) / 100,
     ...(nativeAvailable() ? { gemmKernel: nativeInfo().gemmKernel } : {}),

@@ -10,6 +10,7 @@ import type { Backend } from '../lib/backend';
 import { describeEachBackend, describeNativeVsTs } from './backends';
 import { SIGNATURES, type Kernel, type Kind } from './kernel-signatures';
 import { randomF32 } from './reference';
+import { thrown } from './thrown';
 
 const f32 = (n: number, seed = n): Float32Array => randomF32(n, seed);
 
@@ -207,17 +208,6 @@ const ORDER_CASES: BadCall[] = [
 ];
 
 const ALL_CASES = [...wrongTypeCases(), ...RANGE_CASES, ...ORDER_CASES];
-
-/** What `fn` threw, as name and message (realm-independent), or undefined if it returned. */
-function thrown(fn: () => unknown): { name: string; message: string } | undefined {
-  try {
-    fn();
-  } catch (err) {
-    const e = err as Error;
-    return { name: e.constructor?.name ?? e.name, message: e.message };
-  }
-  return undefined;
-}
 
 function invoke(B: Backend, kernel: Kernel, args: unknown[]): unknown {
   return (B[kernel] as (...a: unknown[]) => unknown)(...args);

@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import type { Backend } from '../lib/backend';
 import { getBackend } from '../lib/backends';
 import { describeEachBackend, describeNative } from './backends';
+import { thrown } from './thrown';
 
 const GUARD = 256;
 const GUARD_BYTE = 0xa5;
@@ -25,16 +26,6 @@ function guardedBuffer(bytes: number, shared = false): { buffer: ArrayBufferLike
   all.subarray(GUARD + bytes).fill(GUARD_BYTE);
   const intact = (): boolean => all.subarray(0, GUARD).every((b) => b === GUARD_BYTE) && all.subarray(GUARD + bytes).every((b) => b === GUARD_BYTE);
   return { buffer, intact };
-}
-
-/** What fn threw, by name and message (the addon's errors come from another realm than jest's). */
-function thrown(fn: () => unknown): { name: string; message: string } | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return { name: (err as Error).name, message: (err as Error).message };
-  }
-  return undefined;
 }
 
 describeEachBackend('labels and indices that change after the check', (B) => {

@@ -8,19 +8,10 @@ import type { Backend } from '../lib/backend';
 import { getBackend } from '../lib/backends';
 import { describeEachBackend, describeNative } from './backends';
 import { randomF32, refGemm, expectClose } from './reference';
+import { thrown } from './thrown';
 
 const FLOAT_MAX = 3.4028234663852886e38;
 const f = (n: number): Float32Array => new Float32Array(n).fill(0.5);
-
-/** What fn threw, by name and message (the addon's errors come from another realm than jest's). */
-function thrown(fn: () => unknown): { name: string; message: string } | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return { name: (err as Error).name, message: (err as Error).message };
-  }
-  return undefined;
-}
 
 describeEachBackend('gemm refuses an output that overlaps an operand', (B) => {
 

@@ -1,7 +1,7 @@
 // The N-API surface: the only file that sees JS values. One function per Backend method of
-// lib/backend.ts, same positional arguments. Each validates every argument, in argument order,
+// lib/backend/contract.ts, same positional arguments. Each validates every argument, in argument order,
 // before any kernel runs (a buffer's length right after the last size it depends on), with the
-// exact messages of lib/backends/check.ts, takes TypedArray views without copying (the data
+// exact messages of lib/backend/check.ts, takes TypedArray views without copying (the data
 // pointer N-API returns already includes the view's byteOffset), then calls the kernel. Labels and
 // row indices are data in memory other threads may write: the kernels check them again as they
 // read them (native/kernels.h), and report a bad one here.
@@ -330,7 +330,7 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   return Napi::Value();
 }
 
-// "labels[r] is v, must be < cols (c)", the message of lib/backends/check.ts.
+// "labels[r] is v, must be < cols (c)", the message of lib/backend/check.ts.
 void labelError(Args& in, size_t position, unsigned value, double cols) {
   in.rangeError("labels[" + std::to_string(position) + "] is " + std::to_string(value) +
                 ", must be < cols (" + jsNumber(in.env(), cols) + ")");
@@ -368,7 +368,7 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
 
 // ---- data ----------------------------------------------------------------------------------
 
-// "indices[i] is v, src has n rows", the message of lib/backends/check.ts.
+// "indices[i] is v, src has n rows", the message of lib/backend/check.ts.
 void indexError(Args& in, size_t position, std::uint32_t value, size_t rowsInSrc) {
   in.rangeError("indices[" + std::to_string(position) + "] is " + std::to_string(value) +
                 ", src has " + std::to_string(rowsInSrc) + " rows");

@@ -32,7 +32,7 @@ void biasGrad(std::size_t rows, std::size_t cols, const float* dy, float* db, fl
 // ---- activations -------------------------------------------------------------------------
 enum class Activation { Identity, Relu, LeakyRelu, Sigmoid, Tanh };
 
-// Parses a name of lib/backend.ts ACTIVATIONS ("identity", "relu", "leaky-relu", "sigmoid",
+// Parses a name of lib/backend/contract.ts ACTIVATIONS ("identity", "relu", "leaky-relu", "sigmoid",
 // "tanh"); false for anything else.
 bool parseActivation(const char* name, std::size_t length, Activation* kind);
 

@@ -24,7 +24,7 @@ namespace {
 thread_local bool t_in_region = false;
 
 // DIGITNET_THREADS when it is a whole number >= 1 (so programs without Node, such as
-// bench/gemm_bench, honour it too; lib/backends/native.ts rejects other values with an error),
+// bench/gemm_bench, honour it too; lib/backend/native.ts rejects other values with an error),
 // else every CPU this process may use.
 int defaultThreads() {
   const char* env = std::getenv("DIGITNET_THREADS");

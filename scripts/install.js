@@ -3,7 +3,7 @@
 // machine, else compiles native/ with node-gyp. A failed compile must not fail `npm install`:
 // digitnet then runs on its TypeScript backend and, at first use, says why and how to get the
 // native core. So node-gyp's output goes to a log file instead of the terminal, this prints one
-// line, and the install exits 0. The log's first line is the summary that lib/backends/
+// line, and the install exits 0. The log's first line is the summary that lib/backend/
 // native-missing.ts (INSTALL_LOG) shows at run time.
 'use strict';
 const { spawnSync } = require('node:child_process');

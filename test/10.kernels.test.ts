@@ -1,8 +1,8 @@
 /**
- * Every kernel of the Backend contract (lib/backend.ts), on every backend under test, against the
+ * Every kernel of the Backend contract (lib/backend/contract.ts), on every backend under test, against the
  * float64 reference in test/reference.ts, on odd shapes that cross the block and tile edges.
  */
-import { ACTIVATIONS, type ActivationName, type Backend } from '../lib/backend';
+import { ACTIVATIONS, type ActivationName, type Backend } from '../lib/backend/contract';
 import { describeEachBackend } from './backends';
 import {
   expectClose, expectSame, randomF32, randomU8, refActivation, refActivationGrad, refAddBias, refAdamStep,

@@ -2,7 +2,7 @@
  * Native vs TypeScript: every kernel run on both backends with the same random inputs gives the
  * same outputs within float tolerance (skipped, with the reason, when the addon is not built).
  */
-import { ACTIVATIONS, type Backend } from '../lib/backend';
+import { ACTIVATIONS, type Backend } from '../lib/backend/contract';
 import { describeNativeVsTs } from './backends';
 import { expectClose, randomF32, randomU8 } from './reference';
 

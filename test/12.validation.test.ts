@@ -1,12 +1,12 @@
 /**
  * Argument validation: every kernel rejects every bad argument with the exact error class and
- * message of the contract (lib/backends/check.ts lists the wording), before touching any buffer,
+ * message of the contract (lib/backend/check.ts lists the wording), before touching any buffer,
  * and the native addon says exactly what the TypeScript backend says.
  *
  * Errors are compared by name and message rather than with instanceof: an error thrown by the
  * addon comes from Node's main realm, not from jest's sandbox.
  */
-import type { Backend } from '../lib/backend';
+import type { Backend } from '../lib/backend/contract';
 import { describeEachBackend, describeNativeVsTs } from './backends';
 import { SIGNATURES, type Kernel, type Kind } from './kernel-signatures';
 import { randomF32 } from './reference';

@@ -8,7 +8,7 @@
  *   logits = f2 * (H W2^T + b2)                     (batch, out)   identity activation with factor
  *   E      = scale * sum_r -log softmax(logits)[r, label_r]
  */
-import type { ActivationName, Backend } from '../lib/backend';
+import type { ActivationName, Backend } from '../lib/backend/contract';
 import { describeEachBackend } from './backends';
 import { randomF32, randomU8 } from './reference';
 

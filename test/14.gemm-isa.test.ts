@@ -6,8 +6,8 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import type { BindingModule, GemmKernelName } from '../lib/backends/native';
-import { nativeInfo } from '../lib/backends/native';
+import type { BindingModule, GemmKernelName } from '../lib/backend/native';
+import { nativeInfo } from '../lib/backend/native';
 import { describeNative } from './backends';
 
 /** What the child process reports. */

@@ -10,8 +10,8 @@
  * (.ci/run also runs them against the AddressSanitizer build).
  */
 import { Worker } from 'node:worker_threads';
-import type { Backend } from '../lib/backend';
-import { getBackend } from '../lib/backends';
+import type { Backend } from '../lib/backend/contract';
+import { getBackend } from '../lib/backend';
 import { describeEachBackend, describeNative } from './backends';
 import { thrown } from './thrown';
 

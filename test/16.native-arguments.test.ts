@@ -4,8 +4,8 @@
  * addon, leading dimensions of one-row matrices (any value is valid there, so the kernel is given
  * the row's width and never steps a huge ld away from the buffer).
  */
-import type { Backend } from '../lib/backend';
-import { getBackend } from '../lib/backends';
+import type { Backend } from '../lib/backend/contract';
+import { getBackend } from '../lib/backend';
 import { describeEachBackend, describeNative } from './backends';
 import { randomF32, refGemm, expectClose } from './reference';
 import { thrown } from './thrown';

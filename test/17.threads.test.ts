@@ -7,8 +7,8 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import * as os from 'node:os';
-import type { BindingModule } from '../lib/backends/native';
-import { nativeInfo } from '../lib/backends/native';
+import type { BindingModule } from '../lib/backend/native';
+import { nativeInfo } from '../lib/backend/native';
 import { describeNative } from './backends';
 
 /** Runs `node -e program` with extra environment variables, optionally under `taskset -c cpus`. */

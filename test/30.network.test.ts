@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vm from 'node:vm';
-import { Network } from '../lib/network';
+import { Network } from '../lib/model/network';
 import type { Dataset } from '../lib/data/mnist';
-import { Random } from '../lib/random';
+import { Random } from '../lib/core/random';
 import { backendNames, describeBackends } from './backends';
 import { largestDifference } from './weights';
 

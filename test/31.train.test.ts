@@ -1,7 +1,7 @@
 import { loadMnist, type Dataset } from '../lib/data/mnist';
-import { Network } from '../lib/network';
-import { scheduledRate } from '../lib/optimizers';
-import { fitOnCallingThread } from '../lib/train';
+import { Network } from '../lib/model/network';
+import { scheduledRate } from '../lib/train/optimizers';
+import { fitOnCallingThread } from '../lib/train/fit';
 import { describeBackends, describeNativeVsTs } from './backends';
 import { largestDifference } from './weights';
 

@@ -1,6 +1,6 @@
 import { loadMnist, type Dataset } from '../lib/data/mnist';
-import { Network } from '../lib/network';
-import { PRESETS } from '../lib/presets';
+import { Network } from '../lib/model/network';
+import { PRESETS } from '../lib/train/presets';
 import { describeBackends } from './backends';
 
 let train: Dataset;

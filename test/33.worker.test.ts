@@ -2,17 +2,17 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { getBackend } from '../lib/backends';
+import { getBackend } from '../lib/backend';
 import { loadMnist, type Dataset } from '../lib/data/mnist';
-import { Network } from '../lib/network';
-import { fitOnCallingThread, type BatchInfo } from '../lib/train';
+import { Network } from '../lib/model/network';
+import { fitOnCallingThread, type BatchInfo } from '../lib/train/fit';
 import { describeBackends } from './backends';
 import { differences, largestDifference } from './weights';
 import { AtomicWriteError } from '../lib/io/atomic-write';
 import { IdxError } from '../lib/data/idx';
 import { MnistError } from '../lib/data/mnist';
 import { ModelFileError } from '../lib/io/safetensors';
-import { errorFromRecord, errorToRecord } from '../lib/worker-errors';
+import { errorFromRecord, errorToRecord } from '../lib/train/worker-errors';
 
 const CLI = resolve(__dirname, '..', 'dist', 'cli', 'main.js');
 

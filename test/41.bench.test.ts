@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { nativeAvailable } from '../lib/backends';
+import { nativeAvailable } from '../lib/backend';
 
 const ROOT = resolve(__dirname, '..');
 const CLI = resolve(ROOT, 'dist', 'cli', 'main.js');

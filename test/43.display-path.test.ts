@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { displayPath } from '../lib/display-path';
+import { displayPath } from '../lib/core/display-path';
 
 describe('displayPath: paths in messages', () => {
   const cwd = resolve('/home/user/project');

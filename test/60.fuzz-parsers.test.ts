@@ -15,7 +15,7 @@ import { join } from 'path';
 import { gzipSync } from 'zlib';
 import { gunzipIdx, parseIdx } from '../lib/data/idx';
 import { readSafetensors } from '../lib/io/safetensors';
-import { Network } from '../lib/network';
+import { Network } from '../lib/model/network';
 
 const SEED = 20261125;
 const RUNS = 1500;

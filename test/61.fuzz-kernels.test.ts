@@ -9,8 +9,8 @@
  * Seeded and bounded: the same cases run every time.
  */
 import fc from 'fast-check';
-import { getBackend } from '../lib/backends';
-import { nativeBinding } from '../lib/backends/native';
+import { getBackend } from '../lib/backend';
+import { nativeBinding } from '../lib/backend/native';
 import { describeNative } from './backends';
 import { SIGNATURES, type Kind } from './kernel-signatures';
 

@@ -8,9 +8,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { NetworkOptions } from '../lib/network';
-import { Network } from '../lib/network';
-import { Random } from '../lib/random';
+import type { NetworkOptions } from '../lib/model/network';
+import { Network } from '../lib/model/network';
+import { Random } from '../lib/core/random';
 
 const TRIALS = 40;
 /** Longest wait after the child's first save before the kill; saves take a few milliseconds each. */
@@ -24,7 +24,7 @@ const ARCHITECTURE: Omit<NetworkOptions, 'seed'> = {
 
 /** The child: builds the two models and saves them in turn, printing one line per completed save. */
 const CHILD = `
-const { Network } = require(${JSON.stringify(resolve(__dirname, '..', 'dist', 'network.js'))});
+const { Network } = require(${JSON.stringify(resolve(__dirname, '..', 'dist', 'model', 'network.js'))});
 const [file, architecture, ...seeds] = process.argv.slice(2);
 const nets = seeds.map((seed) => Network.create({ ...JSON.parse(architecture), seed: Number(seed) }));
 (async () => {

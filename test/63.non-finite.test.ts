@@ -7,7 +7,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { modelTensors } from '../lib/io/model';
 import { writeSafetensors } from '../lib/io/safetensors';
-import { Network } from '../lib/network';
+import { Network } from '../lib/model/network';
 
 const layers = [{ units: 6, activation: 'relu' as const }, { units: 3, activation: 'softmax' as const }];
 const small = (): Network => Network.create({ input: 4, seed: 1, backend: 'ts', layers });

@@ -7,8 +7,8 @@
  * native block then holds one failing test whose error is the load error, so a broken build can
  * never pass as a run with the native tests skipped.
  */
-import type { Backend, BackendName } from '../lib/backend';
-import { getBackend } from '../lib/backends';
+import type { Backend, BackendName } from '../lib/backend/contract';
+import { getBackend } from '../lib/backend';
 
 export const NATIVE_MISSING = 'native addon not built: run npm run build:native';
 

@@ -1,8 +1,8 @@
 /**
- * Each kernel of the Backend contract with its parameters in order, as named in lib/backend.ts,
+ * Each kernel of the Backend contract with its parameters in order, as named in lib/backend/contract.ts,
  * and what each must be: shared by the validation tests and the kernel fuzzer.
  */
-import type { Backend } from '../lib/backend';
+import type { Backend } from '../lib/backend/contract';
 
 export type Kernel = Exclude<keyof Backend, 'name'>;
 export type Kind = 'bool' | 'size' | 'num' | 'str' | 'f32' | 'u8' | 'u32';

@@ -1,5 +1,5 @@
 /**
- * Float64 reference implementations of every kernel in lib/backend.ts: naive loops, written for
+ * Float64 reference implementations of every kernel in lib/backend/contract.ts: naive loops, written for
  * obviousness rather than speed, independent of both backends. Inputs are the same Float32Arrays
  * the backends get; outputs are fresh Float64Arrays (or float64 state updated in place for the
  * optimizer steps), so a test compares a backend's float32 result with the exact-ish answer.
@@ -7,7 +7,7 @@
  * Plus the small helpers the kernel tests share: a seeded random filler and a comparison that
  * reports the largest difference.
  */
-import type { ActivationName } from '../lib/backend';
+import type { ActivationName } from '../lib/backend/contract';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -1,5 +1,5 @@
-import { runBench } from '../bench/run';
-import { formatReport } from '../bench/text';
+import { runBench } from './bench/run';
+import { formatReport } from './bench/text';
 import type { CommandResult } from './main';
 import { parseCommand, type CommandSpec } from './options';
 

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { defaultBackend } from '../backends';
-import { nativeInfo, type NativeInfo } from '../backends/native';
-import { NativeUnavailableError } from '../backends/native-missing';
-import { displayPath } from '../display-path';
+import { defaultBackend } from '../backend';
+import { nativeInfo, type NativeInfo } from '../backend/native';
+import { NativeUnavailableError } from '../backend/native-missing';
+import { displayPath } from '../core/display-path';
 import { findMnistFiles, resolveMnistDir, type MnistDirSource } from '../data/mnist';
 import { parseCommand, type CommandSpec } from './options';
 import type { CommandResult } from './main';

@@ -1,6 +1,6 @@
-import { getBackend } from '../backends';
+import { getBackend } from '../backend';
 import { readIdx } from '../data/idx';
-import { Network } from '../network';
+import { Network } from '../model/network';
 import { choiceOption, parseCommand, stringOption, UsageError, type CommandSpec } from './options';
 import type { CommandResult } from './main';
 

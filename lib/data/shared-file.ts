@@ -2,7 +2,7 @@ import { promises as fs } from 'fs';
 
 /**
  * Reads a whole file into a SharedArrayBuffer, so that a dataset loaded from it reaches fit's
- * worker thread without a copy (lib/fit-thread.ts uses shared arrays as they are). Errors are
+ * worker thread without a copy (lib/train/thread.ts uses shared arrays as they are). Errors are
  * fs's own (ENOENT, EACCES, ...), as from fs.readFile.
  */
 export async function readFileShared(path: string): Promise<Uint8Array> {

@@ -1,7 +1,7 @@
-import type { Network } from '../network';
-import { Optimizer } from '../optimizers';
-import type { EpochRecord, FitPlan } from '../train';
-import type { TrainingState } from '../train-loop';
+import type { Network } from '../model/network';
+import { Optimizer } from '../train/optimizers';
+import type { EpochRecord, FitPlan } from '../train/fit';
+import type { TrainingState } from '../train/loop';
 import { modelContents, modelTensors, refuseNonFinite, TRAINING_STATE_PREFIX } from './model';
 import { readSafetensors, writeSafetensors } from './safetensors';
 

@@ -1,5 +1,5 @@
-import type { Dense, DenseSpec } from '../layers';
-import type { NetworkConfig } from '../network';
+import type { Dense, DenseSpec } from '../layers/dense';
+import type { NetworkConfig } from '../model/network';
 import { ModelFileError, readSafetensors, writeSafetensors, type Tensor } from './safetensors';
 
 /** `__metadata__.format` of digitnet model files. */

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { displayPath } from '../display-path';
+import { displayPath } from '../core/display-path';
 
 /** The native core did not load: `reason` says why, `remedy` how to get it. */
 export class NativeUnavailableError extends Error {

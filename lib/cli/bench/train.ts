@@ -4,10 +4,10 @@
  * A backend too slow for whole epochs times the first `images` training images per epoch and
  * scales the time up to the full set: the work per image does not depend on the set's size.
  */
-import type { BackendName } from '../backend';
-import type { Dataset } from '../data/mnist';
-import { Network } from '../network';
-import type { OptimizerSpec } from '../optimizers';
+import type { BackendName } from '../../backend/contract';
+import type { Dataset } from '../../data/mnist';
+import { Network } from '../../model/network';
+import type { OptimizerSpec } from '../../train/optimizers';
 import { summarize, type Stats } from './measure';
 
 /** The optimizer of every training row: plain minibatch SGD. */

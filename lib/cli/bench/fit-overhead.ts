@@ -3,10 +3,10 @@
  * (thread start, addon load, dataset copy into shared memory included) against the same fit on
  * the calling thread, run in alternating pairs so that a busy machine slows both alike.
  */
-import type { BackendName } from '../backend';
-import type { Dataset } from '../data/mnist';
-import { Network } from '../network';
-import { fit, fitOnCallingThread, type FitOptions } from '../train';
+import type { BackendName } from '../../backend/contract';
+import type { Dataset } from '../../data/mnist';
+import { Network } from '../../model/network';
+import { fit, fitOnCallingThread, type FitOptions } from '../../train/fit';
 import { summarize, type Stats } from './measure';
 import { BENCH_OPTIMIZER, CLASSES } from './train';
 

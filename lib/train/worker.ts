@@ -1,12 +1,12 @@
 /**
- * The training worker: runs the loop of lib/train-loop.ts on the caller's weights (shared memory),
+ * The training worker: runs the loop of lib/train/loop.ts on the caller's weights (shared memory),
  * posting progress at most every BATCH_POST_MS so that it cannot flood the caller's event loop.
- * Started by lib/fit-thread.ts, which posts it one `WorkerJob` per fit and keeps it between fits.
+ * Started by lib/train/thread.ts, which posts it one `WorkerJob` per fit and keeps it between fits.
  */
 import { parentPort } from 'node:worker_threads';
-import { EPOCH_GATE, STOP, type WorkerJob, type WorkerMessage } from './fit-thread';
-import { Network } from './network';
-import { trainLoop } from './train-loop';
+import { EPOCH_GATE, STOP, type WorkerJob, type WorkerMessage } from './thread';
+import { Network } from '../model/network';
+import { trainLoop } from './loop';
 import { errorToRecord } from './worker-errors';
 
 /** Least time (ms) between two batch reports. */

@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { BackendName } from './backend';
-import type { Dataset } from './data/mnist';
-import type { Network, NetworkConfig } from './network';
-import type { BatchInfo, EpochRecord, FitOptions, FitPlan, History } from './train';
-import type { TrainingState } from './train-loop';
+import type { BackendName } from '../backend/contract';
+import type { Dataset } from '../data/mnist';
+import type { Network, NetworkConfig } from '../model/network';
+import type { BatchInfo, EpochRecord, FitOptions, FitPlan, History } from './fit';
+import type { TrainingState } from './loop';
 import { errorFromRecord } from './worker-errors';
 
-/** What the training worker (lib/fit-worker.ts) receives. Typed arrays on SharedArrayBuffers arrive as views of the same memory. */
+/** What the training worker (lib/train/worker.ts) receives. Typed arrays on SharedArrayBuffers arrive as views of the same memory. */
 export interface WorkerJob {
   config: NetworkConfig;
   backend: BackendName;
@@ -169,7 +169,7 @@ function releaseWorker(worker: Worker): void {
  * under ts-jest) there is no .js beside it, so the build in dist/ is used (`npm test` builds it first).
  */
 function workerScript(): string {
-  const candidates = [path.join(__dirname, 'fit-worker.js'), path.join(__dirname, '..', 'dist', 'fit-worker.js')];
+  const candidates = [path.join(__dirname, 'worker.js'), path.join(__dirname, '..', '..', 'dist', 'train', 'worker.js')];
   const found = candidates.find((file) => fs.existsSync(file));
   if (!found) throw new Error(`fit: the training worker script is missing (looked for ${candidates.join(' and ')}); run npm run build`);
   return found;

@@ -3,12 +3,12 @@
  * message of an Error subclass (its class and fields such as `code` or `file` are lost), so the
  * worker sends a plain record and the caller rebuilds an instance of the same class.
  */
-import { ConfigurationError } from './backends/environment';
-import { NativeUnavailableError } from './backends/native-missing';
-import { IdxError } from './data/idx';
-import { MnistError } from './data/mnist';
-import { AtomicWriteError } from './io/atomic-write';
-import { ModelFileError } from './io/safetensors';
+import { ConfigurationError } from '../backend/environment';
+import { NativeUnavailableError } from '../backend/native-missing';
+import { IdxError } from '../data/idx';
+import { MnistError } from '../data/mnist';
+import { AtomicWriteError } from '../io/atomic-write';
+import { ModelFileError } from '../io/safetensors';
 
 /** An error as plain data: its class name, message, stack, own fields and cause. */
 export interface ErrorRecord {

@@ -1,5 +1,5 @@
 /**
- * The pure-TypeScript backend: the same kernel contract as the native addon (lib/backend.ts),
+ * The pure-TypeScript backend: the same kernel contract as the native addon (lib/backend/contract.ts),
  * used where the addon is not built and as the other half of the native-vs-TypeScript benchmark.
  *
  * Single-threaded: JavaScript kernels run on the calling thread, so setThreads only validates
@@ -9,7 +9,7 @@
  * store), one monomorphic function per loop shape, no allocation inside kernels. Loss sums are
  * float64 (JavaScript numbers).
  */
-import type { ActivationName, Backend } from '../backend';
+import type { ActivationName, Backend } from './contract';
 import {
   checkActivation, checkBool, checkDisjoint, checkF32, checkF32Len, checkFloat, checkIndices, checkInt, checkLabels, checkLen,
   checkMatrixLen, checkNum, checkU32, checkU8, indexError, labelError, matrixSpan,

@@ -1,4 +1,4 @@
-import type { Backend, BackendName } from '../backend';
+import type { Backend, BackendName } from './contract';
 import { backendSettings } from './environment';
 import { loadNativeBackend } from './native';
 import { NativeUnavailableError } from './native-missing';

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { packageRoot } from '../package-root';
+import { packageRoot } from '../../core/package-root';
 
 /** One sgemm call: C (m x n) = op(A) (m x k) * op(B) (k x n). */
 export interface GemmShape {

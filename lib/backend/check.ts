@@ -22,7 +22,7 @@
  * a message is only built when a check fails.
  */
 import { types } from 'node:util';
-import { ACTIVATIONS } from '../backend';
+import { ACTIVATIONS } from './contract';
 
 // `instanceof` is the fast path; `util.types` recognises typed arrays made in another realm
 // (Node's own Buffers seen from a jest sandbox, a vm context), which the addon also accepts.

@@ -1,9 +1,9 @@
-import type { Dataset } from './data/mnist';
-import { writeCheckpoint } from './io/checkpoint';
-import { argmax, MAX_CHUNK_ROWS, sequence, type Network } from './network';
+import type { Dataset } from '../data/mnist';
+import { writeCheckpoint } from '../io/checkpoint';
+import { argmax, MAX_CHUNK_ROWS, sequence, type Network } from '../model/network';
 import { Optimizer, scheduledRate } from './optimizers';
-import { Random } from './random';
-import type { BatchInfo, EpochRecord, FitPlan, History } from './train';
+import { Random } from '../core/random';
+import type { BatchInfo, EpochRecord, FitPlan, History } from './fit';
 
 /** Where a run stands after a completed epoch: what a checkpoint saves and a resume starts from. */
 export interface TrainingState {

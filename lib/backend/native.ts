@@ -3,14 +3,14 @@
  * This is the only file that touches the raw addon; `BindingModule` types its exports.
  */
 import * as path from 'node:path';
-import type { Backend } from '../backend';
-import { displayPath } from '../display-path';
+import type { Backend } from './contract';
+import { displayPath } from '../core/display-path';
 import { firstLine, noBuildReason, NativeUnavailableError, remedy } from './native-missing';
-import { packageRoot } from '../package-root';
+import { packageRoot } from '../core/package-root';
 
 /**
  * What `native/addon.cc` exports: every Backend kernel (validating its arguments as
- * lib/backend.ts says), plus the reference sgemm and build facts.
+ * lib/backend/contract.ts says), plus the reference sgemm and build facts.
  */
 export interface BindingModule extends Omit<Backend, 'name'> {
   /** The naive reference sgemm (three loops, double accumulator), for parity tests. */
@@ -82,7 +82,7 @@ function addonSource(file: string): 'prebuild' | 'local build' {
 
 /**
  * Loads the addon (once) and returns the native `Backend`, with `threads` (DIGITNET_THREADS, read
- * and checked by lib/backends/environment.ts) applied when given. Throws a NativeUnavailableError
+ * and checked by lib/backend/environment.ts) applied when given. Throws a NativeUnavailableError
  * that says why the addon did not load and how to build it.
  */
 export function loadNativeBackend(threads?: number): Backend {

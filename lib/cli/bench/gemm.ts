@@ -1,6 +1,6 @@
 /** GEMM throughput of one backend on one shape, in GFLOPS (2 m n k floating-point operations per call). */
-import type { Backend } from '../backend';
-import { Random } from '../random';
+import type { Backend } from '../../backend/contract';
+import { Random } from '../../core/random';
 import { secondsPerCall, summarize, type Stats, type TimingPlan } from './measure';
 import type { GemmShape } from './shapes';
 

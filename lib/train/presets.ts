@@ -1,5 +1,5 @@
-import type { DenseSpec } from './layers';
-import type { FitOptions } from './train';
+import type { DenseSpec } from '../layers/dense';
+import type { FitOptions } from './fit';
 
 /** A named training recipe: the architecture's hidden and output layers and the fit options. */
 export interface Preset {

@@ -1,11 +1,11 @@
-import type { Backend, BackendName } from './backend';
-import { getBackend, nativeAvailable } from './backends';
-import type { Dataset } from './data/mnist';
-import { fitInWorker } from './fit-thread';
-import { loadCheckpoint } from './io/checkpoint';
-import { checkSeed, type Network } from './network';
+import type { Backend, BackendName } from '../backend/contract';
+import { getBackend, nativeAvailable } from '../backend';
+import type { Dataset } from '../data/mnist';
+import { fitInWorker } from './thread';
+import { loadCheckpoint } from '../io/checkpoint';
+import { checkSeed, type Network } from '../model/network';
 import { checkOptimizer, checkSchedule, type OptimizerSpec, type ScheduleSpec } from './optimizers';
-import { trainLoop, type TrainingState } from './train-loop';
+import { trainLoop, type TrainingState } from './loop';
 
 /** Options of `Network.fit`. */
 export interface FitOptions {

@@ -1,8 +1,8 @@
 /** The facts about the machine that a benchmark table needs next to its numbers. */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { getBackend, nativeAvailable } from '../backends';
-import { nativeInfo } from '../backends/native';
+import { getBackend, nativeAvailable } from '../../backend';
+import { nativeInfo } from '../../backend/native';
 
 /** CPU, thread count, Node version and the native gemm micro-kernel (when the addon loads). */
 export interface MachineInfo {

@@ -1,5 +1,5 @@
-import { ACTIVATIONS, type ActivationName, type Backend } from './backend';
-import type { Random } from './random';
+import { ACTIVATIONS, type ActivationName, type Backend } from '../backend/contract';
+import type { Random } from '../core/random';
 
 /** A layer's activation: an elementwise one, or softmax (output layer only, paired with cross-entropy). */
 export type LayerActivation = ActivationName | 'softmax';

@@ -5,9 +5,9 @@
  * is measured on every backend one right after the other, so a ratio compares runs that saw the
  * same load on a shared machine.
  */
-import type { Backend, BackendName } from '../backend';
-import { getBackend, nativeAvailable } from '../backends';
-import { loadMnist, type Dataset } from '../data/mnist';
+import type { Backend, BackendName } from '../../backend/contract';
+import { getBackend, nativeAvailable } from '../../backend';
+import { loadMnist, type Dataset } from '../../data/mnist';
 import { gemmGflops } from './gemm';
 import { machineInfo, type MachineInfo } from './machine';
 import type { Stats, TimingPlan } from './measure';

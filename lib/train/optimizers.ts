@@ -1,4 +1,4 @@
-import type { Backend } from './backend';
+import type { Backend } from '../backend/contract';
 
 /** Gradient descent variants: `sgd` is the paper's constant-rate update, w <- w - lr * grad E (eq. 4). */
 export type OptimizerSpec =

@@ -1,10 +1,10 @@
-import type { Backend, BackendName } from './backend';
-import { getBackend } from './backends';
-import type { Dataset } from './data/mnist';
-import { Dense, denseConfig, type DenseConfig, type DenseSpec } from './layers';
-import { Random } from './random';
-import { fit, type FitOptions, type History } from './train';
-import { readModel, writeModel } from './io/model';
+import type { Backend, BackendName } from '../backend/contract';
+import { getBackend } from '../backend';
+import type { Dataset } from '../data/mnist';
+import { Dense, denseConfig, type DenseConfig, type DenseSpec } from '../layers/dense';
+import { Random } from '../core/random';
+import { fit, type FitOptions, type History } from '../train/fit';
+import { readModel, writeModel } from '../io/model';
 
 /** Pixels are bytes 0..255; the network sees them scaled to [0, 1]. */
 export const PIXEL_SCALE = 1 / 255;
@@ -76,7 +76,7 @@ export class Network {
   private constructor(readonly input: number, readonly layers: Dense[], readonly backend: Backend, params?: Float32Array) {
     const size = layers.reduce((sum, layer) => sum + layer.size, 0);
     if (params && params.length !== size) throw new RangeError(`Network: parameters have ${params.length} values, the architecture needs ${size}`);
-    // Shared memory, so that fit's worker thread updates these very weights (lib/fit-thread.ts).
+    // Shared memory, so that fit's worker thread updates these very weights (lib/train/thread.ts).
     this.params = params ?? new Float32Array(new SharedArrayBuffer(size * Float32Array.BYTES_PER_ELEMENT));
     this.grads = new Float32Array(size);
     let offset = 0;

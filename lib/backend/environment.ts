@@ -3,7 +3,7 @@
  * is chosen: a value digitnet cannot use is the user's to fix, so it is an error that says so,
  * never a reason to fall back to another backend.
  */
-import type { BackendName } from '../backend';
+import type { BackendName } from './contract';
 
 /** A DIGITNET_* environment variable holds a value digitnet cannot use; the message names the variable, what it takes and the value. */
 export class ConfigurationError extends Error {

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <variant>
 
 #include "gemm.h"
 #include "kernels.h"
@@ -29,6 +30,9 @@ struct View {
   T* data = nullptr;
   size_t length = 0;
 };
+
+// A validated labels argument: a Uint8Array, or a Uint16Array for more than 256 classes.
+using Labels = std::variant<View<std::uint8_t>, View<std::uint16_t>>;
 
 // JS's own text for a number (as in a template literal), for messages that quote one.
 std::string jsNumber(Napi::Env env, double value) {
@@ -116,6 +120,14 @@ class Args {
   View<std::uint32_t> u32(size_t i, const char* arg) {
     return typedArray<std::uint32_t>(i, arg, napi_uint32_array, "must be a Uint32Array");
   }
+  // Labels are bytes, or 16-bit when there are more than 256 classes.
+  Labels labels(size_t i, const char* arg) {
+    constexpr const char* kProblem = "must be a Uint8Array or Uint16Array";
+    if (isTypedArrayOf(i, napi_uint16_array)) {
+      return typedArray<std::uint16_t>(i, arg, napi_uint16_array, kProblem);
+    }
+    return typedArray<std::uint8_t>(i, arg, napi_uint8_array, kProblem);
+  }
 
   // The buffer holds at least `needed` elements (needed computed in double, as JS does).
   template <typename T>
@@ -123,6 +135,10 @@ class Args {
     if (!ok_ || static_cast<double>(view.length) >= needed) return;
     rangeError(std::string(arg) + " has " + jsNumber(env_, static_cast<double>(view.length)) +
                " elements, needs at least " + jsNumber(env_, needed));
+  }
+  // The same for labels of either width.
+  void length(const char* arg, const Labels& labels, double needed) {
+    std::visit([&](const auto& view) { length(arg, view, needed); }, labels);
   }
 
   // A stored rows x cols matrix with leading dimension ld: the last row ends at (rows-1)*ld + cols.
@@ -181,6 +197,15 @@ class Args {
     }
     view.data = static_cast<T*>(data);
     return view;
+  }
+
+  // Whether argument i is a typed array of type `want` (throws nothing; false after a failure).
+  bool isTypedArrayOf(size_t i, napi_typedarray_type want) {
+    bool isTypedArray = false;
+    napi_typedarray_type type = napi_int8_array;
+    return ok_ && napi_is_typedarray(env_, info_[i], &isTypedArray) == napi_ok && isTypedArray &&
+           napi_get_typedarray_info(env_, info_[i], &type, nullptr, nullptr, nullptr, nullptr) == napi_ok &&
+           type == want;
   }
 
   void typeError(const char* arg, const char* problem) {
@@ -336,6 +361,26 @@ void labelError(Args& in, size_t position, unsigned value, double cols) {
                 ", must be < cols (" + jsNumber(in.env(), cols) + ")");
 }
 
+// The kernel on validated arguments, for labels of either width (Label: std::uint8_t or
+// std::uint16_t); rows <= labels.length.
+template <typename Label>
+Napi::Value softmaxCrossEntropyOf(Args& in, size_t rows, double cols, const View<float>& logits,
+                                  const View<Label>& labels, const View<float>& probs,
+                                  const View<float>& dlogits, float scale) {
+  // Every label is checked before anything is written, so a bad one leaves the outputs as they
+  // were. The kernel checks each label again as it reads it: another thread may change one in
+  // between, and then it stops at that label instead of reading or writing past a row.
+  for (size_t r = 0; r < rows; ++r) {
+    const Label label = labels.data[r];
+    if (label >= cols) return labelError(in, r, label, cols), Napi::Value();
+  }
+  double loss = 0.0;
+  const digitnet::IndexStatus status = digitnet::softmaxCrossEntropy(
+      rows, toSize(cols), logits.data, labels.data, probs.data, dlogits.data, scale, &loss);
+  if (!status.ok) return labelError(in, status.position, status.value, cols), Napi::Value();
+  return Napi::Number::New(in.env(), loss);
+}
+
 // softmaxCrossEntropy(rows, cols, logits, labels, probs, dlogits, scale) -> summed loss
 Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   Args in(info, "softmaxCrossEntropy");
@@ -343,7 +388,7 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   const double cols = in.integer(1, "cols", 0);
   const View<float> logits = in.f32(2, "logits");
   in.length("logits", logits, rows * cols);
-  const View<std::uint8_t> labels = in.u8(3, "labels");
+  const Labels labels = in.labels(3, "labels");
   in.length("labels", labels, rows);
   const View<float> probs = in.f32(4, "probs");
   in.length("probs", probs, rows * cols);
@@ -351,19 +396,9 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   in.length("dlogits", dlogits, rows * cols);
   const float scale = in.floatNumber(6, "scale");
   if (!in.ok()) return Napi::Value();
-  // Every label is checked before anything is written, so a bad one leaves the outputs as they
-  // were. The kernel checks each label again as it reads it: another thread may change one in
-  // between, and then it stops at that label instead of reading or writing past a row.
-  const size_t nrows = toSize(rows);  // rows <= labels.length here
-  for (size_t r = 0; r < nrows; ++r) {
-    const std::uint8_t label = labels.data[r];
-    if (label >= cols) return labelError(in, r, label, cols), Napi::Value();
-  }
-  double loss = 0.0;
-  const digitnet::IndexStatus status = digitnet::softmaxCrossEntropy(
-      nrows, toSize(cols), logits.data, labels.data, probs.data, dlogits.data, scale, &loss);
-  if (!status.ok) return labelError(in, status.position, status.value, cols), Napi::Value();
-  return Napi::Number::New(in.env(), loss);
+  return std::visit([&](const auto& view) {
+    return softmaxCrossEntropyOf(in, toSize(rows), cols, logits, view, probs, dlogits, scale);
+  }, labels);
 }
 
 // ---- data ----------------------------------------------------------------------------------

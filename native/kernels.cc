@@ -170,12 +170,14 @@ void softmax(size_t rows, size_t cols, const float* logits, float* probs) {
   for (size_t r = 0; r < rows; ++r) softmaxRow(cols, logits + r * cols, probs + r * cols);
 }
 
-IndexStatus softmaxCrossEntropy(size_t rows, size_t cols, const float* logits,
-                                const std::uint8_t* labels, float* probs, float* dlogits,
-                                float scale, double* loss) {
+// softmaxCrossEntropy for either label width (Label is std::uint8_t or std::uint16_t).
+template <typename Label>
+static IndexStatus softmaxCrossEntropyOf(size_t rows, size_t cols, const float* logits,
+                                         const Label* labels, float* probs, float* dlogits,
+                                         float scale, double* loss) {
   double sum = 0.0;
   for (size_t r = 0; r < rows; ++r) {
-    const std::uint8_t label = readOnce(labels + r);
+    const Label label = readOnce(labels + r);
     if (label >= cols) return {false, r, label};
     const float* lrow = logits + r * cols;
     const double target = lrow[label];  // read before probs (maybe the same row) is written
@@ -189,6 +191,18 @@ IndexStatus softmaxCrossEntropy(size_t rows, size_t cols, const float* logits,
   }
   *loss = sum;
   return {};
+}
+
+IndexStatus softmaxCrossEntropy(size_t rows, size_t cols, const float* logits,
+                                const std::uint8_t* labels, float* probs, float* dlogits,
+                                float scale, double* loss) {
+  return softmaxCrossEntropyOf(rows, cols, logits, labels, probs, dlogits, scale, loss);
+}
+
+IndexStatus softmaxCrossEntropy(size_t rows, size_t cols, const float* logits,
+                                const std::uint16_t* labels, float* probs, float* dlogits,
+                                float scale, double* loss) {
+  return softmaxCrossEntropyOf(rows, cols, logits, labels, probs, dlogits, scale, loss);
 }
 
 // ---- data --------------------------------------------------------------------------------

@@ -50,9 +50,13 @@ void softmax(std::size_t rows, std::size_t cols, const float* logits, float* pro
 // logits, probs, dlogits are (rows,cols), labels is (rows): writes probs and
 // dlogits = scale*(probs - onehot(labels)); *loss = -sum_r log probs[r,labels[r]] as a
 // log-sum-exp, accumulated in double. probs may be logits; dlogits may be probs or logits.
-// A label >= cols stops it (IndexStatus), with *loss unset.
+// A label >= cols stops it (IndexStatus), with *loss unset. Labels are bytes, or 16-bit for
+// more than 256 classes; the two overloads compute the same thing.
 IndexStatus softmaxCrossEntropy(std::size_t rows, std::size_t cols, const float* logits,
                                 const std::uint8_t* labels, float* probs, float* dlogits,
+                                float scale, double* loss);
+IndexStatus softmaxCrossEntropy(std::size_t rows, std::size_t cols, const float* logits,
+                                const std::uint16_t* labels, float* probs, float* dlogits,
                                 float scale, double* loss);
 
 // ---- data --------------------------------------------------------------------------------

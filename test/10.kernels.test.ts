@@ -5,7 +5,7 @@
 import { ACTIVATIONS, type ActivationName, type Backend } from '../lib/backend/contract';
 import { describeEachBackend } from './backends';
 import {
-  expectClose, expectSame, randomF32, randomU8, refActivation, refActivationGrad, refAddBias, refAdamStep,
+  expectClose, expectSame, randomF32, randomU16, randomU8, refActivation, refActivationGrad, refAddBias, refAdamStep,
   refBiasGrad, refGatherRows, refGemm, refMomentumStep, refSgdStep, refSoftmax, refSoftmaxCrossEntropy,
 } from './reference';
 
@@ -308,6 +308,53 @@ describeEachBackend('softmax and softmaxCrossEntropy', (B) => {
     const probs = new Float32Array(3).fill(5);
     expect(B.softmaxCrossEntropy(0, 3, new Float32Array(0), new Uint8Array(0), probs, probs, 1)).toBe(0);
     expect(Array.from(probs)).toEqual([5, 5, 5]);
+  });
+
+  test.each([
+    [1, 300, 1], [7, 300, 1], [33, 300, 1 / 33], [65, 257, 0.5], [3, 10, 1],
+  ])('softmaxCrossEntropy with Uint16Array labels matches the reference (%i x %i, scale %f)', (rows, cols, scale) => {
+    const logits = randomF32(rows * cols, 3 * rows + cols, -6, 6);
+    const labels = randomU16(rows, rows + 1, cols);
+    labels[0] = cols - 1;  // the largest class, past a byte's range when cols > 256
+    const probs = new Float32Array(rows * cols);
+    const dlogits = new Float32Array(rows * cols);
+    const want = refSoftmaxCrossEntropy(rows, cols, logits, labels, scale);
+    const loss = B.softmaxCrossEntropy(rows, cols, logits, labels, probs, dlogits, scale);
+    expect(Math.abs(loss - want.loss)).toBeLessThanOrEqual(1e-5 * (1 + want.loss));
+    expectClose(probs, want.probs, 1e-6, 'probs');
+    expectClose(dlogits, want.dlogits, 1e-6, 'dlogits');
+  });
+
+  test('softmaxCrossEntropy takes the largest 16-bit label, 65535, when cols = 65536', () => {
+    const cols = 65536;
+    const logits = randomF32(2 * cols, 21, -3, 3);
+    const labels = Uint16Array.from([65535, 256]);
+    const probs = new Float32Array(2 * cols);
+    const dlogits = new Float32Array(2 * cols);
+    const want = refSoftmaxCrossEntropy(2, cols, logits, labels, 1);
+    const loss = B.softmaxCrossEntropy(2, cols, logits, labels, probs, dlogits, 1);
+    expect(Math.abs(loss - want.loss)).toBeLessThanOrEqual(1e-5 * (1 + want.loss));
+    expectClose(dlogits, want.dlogits, 1e-6, 'dlogits');
+  });
+
+  test('softmaxCrossEntropy gives identical results for the same labels as Uint8Array and Uint16Array', () => {
+    const logits = randomF32(9 * 10, 14, -5, 5);
+    const narrow = randomU8(9, 15, 10);
+    const run = (labels: Uint8Array | Uint16Array): [number, Float32Array, Float32Array] => {
+      const probs = new Float32Array(90);
+      const dlogits = new Float32Array(90);
+      return [B.softmaxCrossEntropy(9, 10, logits, labels, probs, dlogits, 0.5), probs, dlogits];
+    };
+    expect(run(Uint16Array.from(narrow))).toEqual(run(narrow));
+  });
+
+  test('softmaxCrossEntropy with Uint16Array labels allows probs = dlogits = logits', () => {
+    const logits = randomF32(4 * 300, 16, -4, 4);
+    const labels = Uint16Array.from([299, 0, 256, 255]);
+    const want = refSoftmaxCrossEntropy(4, 300, logits, labels, 0.25);
+    const loss = B.softmaxCrossEntropy(4, 300, logits, labels, logits, logits, 0.25);
+    expect(loss).toBeCloseTo(want.loss, 4);
+    expectClose(logits, want.dlogits, 1e-6, 'dlogits');
   });
 });
 

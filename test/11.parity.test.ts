@@ -4,7 +4,7 @@
  */
 import { ACTIVATIONS, type Backend } from '../lib/backend/contract';
 import { describeNativeVsTs } from './backends';
-import { expectClose, randomF32, randomU8 } from './reference';
+import { expectClose, randomF32, randomU16, randomU8 } from './reference';
 
 /** One run of a kernel on fresh copies of fixed inputs; returns every output it wrote. */
 interface Scenario {
@@ -88,6 +88,14 @@ function scenarios(): Scenario[] {
     const probs = new Float32Array(640);
     const dlogits = new Float32Array(640);
     const loss = B.softmaxCrossEntropy(64, 10, logits, labels, probs, dlogits, 1 / 64);
+    return [loss, probs, dlogits];
+  } });
+  const wideLogits = randomF32(64 * 300, 9, -20, 20);
+  const wideLabels = randomU16(64, 10, 300);
+  list.push({ title: 'softmaxCrossEntropy 64x300, Uint16Array labels (loss, probs, dlogits)', tol: 1e-5, run: (B) => {
+    const probs = new Float32Array(64 * 300);
+    const dlogits = new Float32Array(64 * 300);
+    const loss = B.softmaxCrossEntropy(64, 300, wideLogits, wideLabels, probs, dlogits, 1 / 64);
     return [loss, probs, dlogits];
   } });
 

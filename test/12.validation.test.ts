@@ -6,6 +6,7 @@
  * Errors are compared by name and message rather than with instanceof: an error thrown by the
  * addon comes from Node's main realm, not from jest's sandbox.
  */
+import { runInNewContext } from 'node:vm';
 import type { Backend } from '../lib/backend/contract';
 import { describeEachBackend, describeNativeVsTs } from './backends';
 import { SIGNATURES, type Kernel, type Kind } from './kernel-signatures';
@@ -65,12 +66,28 @@ const WRONG_TYPE: Record<Kind, [value: unknown, what: string, message: string][]
   u32: [[new Int32Array(64), 'an Int32Array', 'must be a Uint32Array']],
 };
 
+/** softmaxCrossEntropy's labels take a Uint16Array too, so they have their own wrong types. */
+const WRONG_LABELS: [value: unknown, what: string, message: string][] = [
+  [new Int32Array(64), 'an Int32Array', 'must be a Uint8Array or Uint16Array'],
+  [new Float32Array(64), 'a Float32Array', 'must be a Uint8Array or Uint16Array'],
+  [new Int16Array(64), 'an Int16Array', 'must be a Uint8Array or Uint16Array'],
+  [new Uint32Array(64), 'a Uint32Array', 'must be a Uint8Array or Uint16Array'],
+  [new Int8Array(64), 'an Int8Array', 'must be a Uint8Array or Uint16Array'],
+  [new Uint8ClampedArray(64), 'a Uint8ClampedArray', 'must be a Uint8Array or Uint16Array'],
+  [new Array(64).fill(0), 'a plain Array', 'must be a Uint8Array or Uint16Array'],
+];
+
+/** The wrong-type values of one argument: by its kind, except for labels. */
+function wrongTypes(kernel: Kernel, name: string, kind: Kind): [value: unknown, what: string, message: string][] {
+  return kernel === 'softmaxCrossEntropy' && name === 'labels' ? WRONG_LABELS : WRONG_TYPE[kind];
+}
+
 /** Every argument of every kernel given a value of the wrong type. */
 function wrongTypeCases(): BadCall[] {
   const cases: BadCall[] = [];
   for (const kernel of Object.keys(SIGNATURES) as Kernel[]) {
     for (const [name, kind] of SIGNATURES[kernel]) {
-      for (const [value, what, tail] of WRONG_TYPE[kind]) {
+      for (const [value, what, tail] of wrongTypes(kernel, name, kind)) {
         cases.push({
           title: `${kernel} ${name} = ${what}`, kernel, args: call(kernel, { [name]: value }),
           error: 'TypeError', message: `${kernel}: ${name} ${tail}`,
@@ -146,6 +163,15 @@ const RANGE_CASES: BadCall[] = [
     'softmaxCrossEntropy: labels[1] is 3, must be < cols (3)'),
   range('a label far out of range', 'softmaxCrossEntropy', { labels: Uint8Array.from([255, 0]) },
     'softmaxCrossEntropy: labels[0] is 255, must be < cols (3)'),
+  range('Uint16Array labels shorter than rows', 'softmaxCrossEntropy', { labels: Uint16Array.from([0]) },
+    'softmaxCrossEntropy: labels has 1 elements, needs at least 2'),
+  range('a Uint16Array label equal to cols', 'softmaxCrossEntropy', { labels: Uint16Array.from([0, 3]) },
+    'softmaxCrossEntropy: labels[1] is 3, must be < cols (3)'),
+  range('a Uint16Array label of 65535', 'softmaxCrossEntropy', { labels: Uint16Array.from([65535, 0]) },
+    'softmaxCrossEntropy: labels[0] is 65535, must be < cols (3)'),
+  range('a Uint16Array label equal to cols = 300', 'softmaxCrossEntropy',
+    { cols: 300, logits: f32(600), labels: Uint16Array.from([299, 300]), probs: f32(600, 7), dlogits: f32(600, 8) },
+    'softmaxCrossEntropy: labels[1] is 300, must be < cols (300)'),
 
   range('rowLen = -1', 'gatherRows', { rowLen: -1 }, 'gatherRows: rowLen must be >= 0, got -1'),
   range('offset = -1', 'gatherRows', { offset: -1 }, 'gatherRows: offset must be >= 0, got -1'),
@@ -199,6 +225,12 @@ const ORDER_CASES: BadCall[] = [
   { title: 'softmaxCrossEntropy reports a bad scale before a bad label', kernel: 'softmaxCrossEntropy',
     args: call('softmaxCrossEntropy', { labels: Uint8Array.from([9, 9]), scale: '1' }), error: 'TypeError',
     message: 'softmaxCrossEntropy: scale must be a number' },
+  { title: 'softmaxCrossEntropy reports a short dlogits before a bad Uint16Array label', kernel: 'softmaxCrossEntropy',
+    args: call('softmaxCrossEntropy', { labels: Uint16Array.from([999, 999]), dlogits: f32(1) }), error: 'RangeError',
+    message: 'softmaxCrossEntropy: dlogits has 1 elements, needs at least 6' },
+  { title: 'softmaxCrossEntropy reports wrongly typed labels before a short probs', kernel: 'softmaxCrossEntropy',
+    args: call('softmaxCrossEntropy', { labels: new Int32Array(2), probs: f32(1) }), error: 'TypeError',
+    message: 'softmaxCrossEntropy: labels must be a Uint8Array or Uint16Array' },
   { title: 'gatherRows reports a short dst before a bad index', kernel: 'gatherRows',
     args: call('gatherRows', { indices: Uint32Array.from([9, 9, 9, 9]), dst: f32(1) }), error: 'RangeError',
     message: 'gatherRows: dst has 1 elements, needs at least 6' },
@@ -253,6 +285,27 @@ describeEachBackend('validation', (B) => {
     expect(thrown(() => B.softmaxCrossEntropy(100, 3, logits, labels, probs, dlogits, 1)))
       .toEqual({ name: 'RangeError', message: 'softmaxCrossEntropy: labels[99] is 3, must be < cols (3)' });
     expectUnchanged([logits, probs, dlogits], before);
+  });
+
+  test('softmaxCrossEntropy rejects a bad Uint16Array label in the last row before writing probs or dlogits', () => {
+    const logits = f32(3000);
+    const labels = new Uint16Array(10).fill(299);
+    labels[9] = 300;
+    const probs = f32(3000, 1);
+    const dlogits = f32(3000, 2);
+    const before = snapshot([logits, probs, dlogits]);
+    expect(thrown(() => B.softmaxCrossEntropy(10, 300, logits, labels, probs, dlogits, 1)))
+      .toEqual({ name: 'RangeError', message: 'softmaxCrossEntropy: labels[9] is 300, must be < cols (300)' });
+    expectUnchanged([logits, probs, dlogits], before);
+  });
+
+  test('softmaxCrossEntropy accepts Uint16Array labels, and labels made in another realm', () => {
+    const run = (labels: unknown): unknown => invoke(B, 'softmaxCrossEntropy', call('softmaxCrossEntropy', { labels })());
+    expect(thrown(() => run(Uint16Array.from([0, 2])))).toBeUndefined();
+    expect(thrown(() => run(Buffer.from([0, 2])))).toBeUndefined();  // a Uint8Array of Node's own realm
+    expect(thrown(() => run(runInNewContext('new Uint16Array([2, 1])')))).toBeUndefined();
+    expect(thrown(() => run(runInNewContext('new Int16Array([2, 1])'))))
+      .toEqual({ name: 'TypeError', message: 'softmaxCrossEntropy: labels must be a Uint8Array or Uint16Array' });
   });
 
   test('gatherRows rejects a bad index in the last position before writing dst', () => {

@@ -44,6 +44,19 @@ describeEachBackend('labels and indices that change after the check', (B) => {
     expect(intact()).toBe(true);
   });
 
+  test('softmaxCrossEntropy stops at a Uint16Array label its own dlogits row overwrote, and names the 16-bit value', () => {
+    // As above, with labels[0] the high half of dlogits[0] and labels[1] the low half of
+    // dlogits[1]: writing row 0 puts the low half of 1/3 (0x3eaaaaab), 0xaaab, into labels[1].
+    const { buffer, intact } = guardedBuffer(6 * 4);
+    const dlogits = new Float32Array(buffer, GUARD, 6);
+    const labels = new Uint16Array(buffer, GUARD + 2, 2);
+    const logits = new Float32Array(6);
+    const probs = new Float32Array(6);
+    expect(thrown(() => B.softmaxCrossEntropy(2, 3, logits, labels, probs, dlogits, 1)))
+      .toEqual({ name: 'RangeError', message: 'softmaxCrossEntropy: labels[1] is 43691, must be < cols (3)' });
+    expect(intact()).toBe(true);
+  });
+
   test('gatherRows stops at an index its own dst row overwrote, and names the value it read', () => {
     // indices[1] is dst[0]. Both indices are 0 when checked; dst[0] = scale * 1 is the float whose
     // bits are 200 (a denormal), which makes indices[1] 200: past the 2 rows of src.
@@ -145,6 +158,28 @@ describeNative('labels and indices written by another thread during the call [na
     try {
       const counts = hammer(STRESS_MS, () => B.softmaxCrossEntropy(rows, cols, logits, labels, probs, dlogits, 1),
         /^softmaxCrossEntropy: labels\[\d+\] is \d+, must be < cols \(10\)$/);
+      expect(counts.ok).toBeGreaterThan(10);
+    } finally {
+      await flipper.stop();
+    }
+    expect(labelsMemory.intact()).toBe(true);
+    expect(outputs.every(({ intact }) => intact())).toBe(true);
+  });
+
+  test('softmaxCrossEntropy with Uint16Array labels only ever returns a loss or throws the label RangeError', async () => {
+    // 16 rows of 300 classes; the flipper pulses the high byte of each label to 2..255, which
+    // makes it 512 or more: past every row if the kernel used it unchecked.
+    const rows = 16, cols = 300;
+    const labelsMemory = guardedBuffer(2 * rows, true);
+    const labels = new Uint16Array(labelsMemory.buffer, GUARD, rows);
+    labels.forEach((_, r) => { labels[r] = (37 * r) % cols; });  // in place: map() would copy
+    const outputs = [guardedBuffer(4 * rows * cols), guardedBuffer(4 * rows * cols), guardedBuffer(4 * rows * cols)];
+    const [logits, probs, dlogits] = outputs.map(({ buffer }) => new Float32Array(buffer, GUARD, rows * cols));
+    logits.forEach((_, i) => { logits[i] = Math.sin(i); });
+    const flipper = await startFlipper(labelsMemory.buffer as SharedArrayBuffer, GUARD + 1, 2 * rows, 2, 2);
+    try {
+      const counts = hammer(STRESS_MS, () => B.softmaxCrossEntropy(rows, cols, logits, labels, probs, dlogits, 1),
+        /^softmaxCrossEntropy: labels\[\d+\] is \d+, must be < cols \(300\)$/);
       expect(counts.ok).toBeGreaterThan(10);
     } finally {
       await flipper.stop();

@@ -101,6 +101,12 @@ describeEachBackend('scalars beyond the float range are refused', (B) => {
   test.each(CALLS)('%s %s = the largest float, infinities and NaN are accepted', (_kernel, _arg, call) => {
     for (const x of [FLOAT_MAX, -FLOAT_MAX, Infinity, -Infinity, NaN]) expect(thrown(() => call(B, x))).toBeUndefined();
   });
+
+  test('softmaxCrossEntropy scale is checked the same way with Uint16Array labels of 300 classes', () => {
+    const call = (x: number): unknown => B.softmaxCrossEntropy(2, 300, f(600), Uint16Array.from([299, 256]), f(600), f(600), x);
+    expect(thrown(() => call(1e300))).toEqual(message('softmaxCrossEntropy', 'scale', '1e+300'));
+    for (const x of [FLOAT_MAX, -Infinity, NaN]) expect(thrown(() => call(x))).toBeUndefined();
+  });
 });
 
 describeNative('results beyond the float range round as the TypeScript backend rounds them [native]', () => {

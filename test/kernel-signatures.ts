@@ -16,6 +16,7 @@ export const SIGNATURES: Record<Kernel, [name: string, kind: Kind][]> = {
   activationGrad: [['kind', 'str'], ['n', 'size'], ['y', 'f32'], ['dy', 'f32'], ['dx', 'f32'], ['slope', 'num'],
     ['factor', 'num']],
   softmax: [['rows', 'size'], ['cols', 'size'], ['logits', 'f32'], ['probs', 'f32']],
+  // labels may also be a Uint16Array (more than 256 classes); test/12 checks both widths.
   softmaxCrossEntropy: [['rows', 'size'], ['cols', 'size'], ['logits', 'f32'], ['labels', 'u8'], ['probs', 'f32'],
     ['dlogits', 'f32'], ['scale', 'num']],
   gatherRows: [['src', 'u8'], ['rowLen', 'size'], ['indices', 'u32'], ['offset', 'size'], ['count', 'size'],

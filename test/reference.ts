@@ -40,6 +40,14 @@ export function randomU8(length: number, seed: number, bound = 256): Uint8Array 
   return out;
 }
 
+/** A Uint16Array of `length` values uniform in [0, bound): labels of more than 256 classes. */
+export function randomU16(length: number, seed: number, bound = 65536): Uint16Array {
+  const next = rng(seed);
+  const out = new Uint16Array(length);
+  for (let i = 0; i < length; i++) out[i] = Math.floor(next() * bound);
+  return out;
+}
+
 /** The largest |got[i] - want[i]| and where it is; a NaN on one side only counts as Infinity. */
 export function maxAbsDiff(got: ArrayLike<number>, want: ArrayLike<number>): { diff: number; index: number } {
   if (got.length !== want.length) throw new Error(`length mismatch: got ${got.length}, want ${want.length}`);

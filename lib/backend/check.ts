@@ -4,6 +4,7 @@
  *
  *   TypeError  `${kernel}: ${arg} must be a Float32Array` (a Uint8Array, a Uint32Array, a boolean,
  *              a number, a string)
+ *   TypeError  `softmaxCrossEntropy: labels must be a Uint8Array or Uint16Array`
  *   TypeError  `${kernel}: ${arg} must be an integer`            (sizes, leading dimensions, offsets,
  *                                                                counts, Adam's t, thread counts)
  *   RangeError `${kernel}: ${arg} must be >= ${min}, got ${value}`
@@ -36,6 +37,13 @@ export function checkF32(kernel: string, arg: string, x: unknown): void {
 export function checkU8(kernel: string, arg: string, x: unknown): void {
   if (!(x instanceof Uint8Array) && !types.isUint8Array(x)) {
     throw new TypeError(`${kernel}: ${arg} must be a Uint8Array`);
+  }
+}
+
+/** Class labels: bytes, or 16-bit when there are more than 256 classes. */
+export function checkLabelArray(kernel: string, arg: string, x: unknown): void {
+  if (!(x instanceof Uint8Array) && !(x instanceof Uint16Array) && !types.isUint8Array(x) && !types.isUint16Array(x)) {
+    throw new TypeError(`${kernel}: ${arg} must be a Uint8Array or Uint16Array`);
   }
 }
 
@@ -122,7 +130,7 @@ export function checkActivation(kernel: string, arg: string, x: unknown): void {
 }
 
 /** Every label of the first `rows` is a class index < cols. */
-export function checkLabels(kernel: string, rows: number, cols: number, labels: Uint8Array): void {
+export function checkLabels(kernel: string, rows: number, cols: number, labels: Uint8Array | Uint16Array): void {
   for (let r = 0; r < rows; r++) {
     const v = labels[r];
     if (v >= cols) throw labelError(kernel, r, v, cols);

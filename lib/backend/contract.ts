@@ -68,14 +68,15 @@ export interface Backend {
   softmax(rows: number, cols: number, logits: Float32Array, probs: Float32Array): void;
 
   /**
-   * Softmax + cross-entropy for one batch. labels[r] is the class of row r (< cols). Writes
-   * probs = softmax(logits) and `dlogits = scale * (probs - onehot(labels))`, and returns the
-   * summed loss `-sum_r log probs[r, labels[r]]` (the paper's E, eq. 3), computed as a
-   * log-sum-exp so that it stays finite for confident wrong answers. probs may be logits;
+   * Softmax + cross-entropy for one batch. labels[r] is the class of row r (< cols); labels is a
+   * Uint8Array, or a Uint16Array for networks of more than 256 classes (any other type is a
+   * TypeError). Writes probs = softmax(logits) and `dlogits = scale * (probs - onehot(labels))`,
+   * and returns the summed loss `-sum_r log probs[r, labels[r]]` (the paper's E, eq. 3), computed
+   * as a log-sum-exp so that it stays finite for confident wrong answers. probs may be logits;
    * dlogits may be probs or logits. scale is 1 for the summed loss, 1/rows for the mean.
    */
   softmaxCrossEntropy(
-    rows: number, cols: number, logits: Float32Array, labels: Uint8Array,
+    rows: number, cols: number, logits: Float32Array, labels: Uint8Array | Uint16Array,
     probs: Float32Array, dlogits: Float32Array, scale: number,
   ): number;
 

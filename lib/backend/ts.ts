@@ -11,8 +11,8 @@
  */
 import type { ActivationName, Backend } from './contract';
 import {
-  checkActivation, checkBool, checkDisjoint, checkF32, checkF32Len, checkFloat, checkIndices, checkInt, checkLabels, checkLen,
-  checkMatrixLen, checkNum, checkU32, checkU8, indexError, labelError, matrixSpan,
+  checkActivation, checkBool, checkDisjoint, checkF32, checkF32Len, checkFloat, checkIndices, checkInt, checkLabelArray,
+  checkLabels, checkLen, checkMatrixLen, checkNum, checkU32, checkU8, indexError, labelError, matrixSpan,
 } from './check';
 
 // ---------------------------------------------------------------------------------------------
@@ -379,18 +379,18 @@ function softmax(rows: number, cols: number, logits: Float32Array, probs: Float3
 }
 
 /**
- * logits (rows, cols), labels (rows) -> probs, dlogits = scale * (probs - onehot) (rows, cols);
+ * logits (rows, cols), labels (rows, u8 or u16) -> probs, dlogits = scale * (probs - onehot) (rows, cols);
  * returns sum_r (logsumexp(logits[r]) - logits[r, labels[r]]), finite for any finite logits.
  */
 function softmaxCrossEntropy(
-  rows: number, cols: number, logits: Float32Array, labels: Uint8Array,
+  rows: number, cols: number, logits: Float32Array, labels: Uint8Array | Uint16Array,
   probs: Float32Array, dlogits: Float32Array, scale: number,
 ): number {
   const K = 'softmaxCrossEntropy';
   checkInt(K, 'rows', rows, 0);
   checkInt(K, 'cols', cols, 0);
   checkF32Len(K, 'logits', logits, rows * cols);
-  checkU8(K, 'labels', labels);
+  checkLabelArray(K, 'labels', labels);
   checkLen(K, 'labels', labels, rows);
   checkF32Len(K, 'probs', probs, rows * cols);
   checkF32Len(K, 'dlogits', dlogits, rows * cols);

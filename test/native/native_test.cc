@@ -75,6 +75,46 @@ std::string softmaxCrossEntropyValidLabels() {
   return "";
 }
 
+// 16-bit labels: the same stop, at a label past a byte's range.
+std::string softmaxCrossEntropyStopsAtBadWideLabel() {
+  const std::size_t rows = 3, cols = 300;
+  const std::vector<float> logits(rows * cols, 0.5f);
+  const std::uint16_t labels[rows] = {299, 300, 0};
+  std::vector<float> probs(rows * cols, kUntouched), dlogits(rows * cols, kUntouched);
+  double loss = 12345.0;
+  const IndexStatus s = digitnet::softmaxCrossEntropy(rows, cols, logits.data(), labels, probs.data(),
+                                                      dlogits.data(), 1.0f, &loss);
+  if (s.ok || s.position != 1 || s.value != 300) return "status " + statusText(s) + ", want position 1, value 300";
+  if (loss != 12345.0) return "loss was written";
+  for (std::size_t i = 0; i < cols; ++i) {
+    if (probs[i] == kUntouched || dlogits[i] == kUntouched) return "row 0 not written";
+  }
+  for (std::size_t i = cols; i < probs.size(); ++i) {
+    if (probs[i] != kUntouched || dlogits[i] != kUntouched) return "wrote element " + std::to_string(i);
+  }
+  return "";
+}
+
+// 16-bit labels past a byte's range pick their own column: equal logits give log(cols) a row,
+// and dlogits[r, label] is the only entry below 0.
+std::string softmaxCrossEntropyValidWideLabels() {
+  const std::size_t rows = 2, cols = 65536;
+  const std::vector<float> logits(rows * cols, 0.0f);
+  const std::uint16_t labels[rows] = {65535, 256};
+  std::vector<float> probs(rows * cols), dlogits(rows * cols);
+  double loss = 0;
+  const IndexStatus s = digitnet::softmaxCrossEntropy(rows, cols, logits.data(), labels, probs.data(),
+                                                      dlogits.data(), 1.0f, &loss);
+  if (!s.ok) return "status " + statusText(s);
+  if (std::fabs(loss - 2 * std::log(static_cast<double>(cols))) > 1e-4) return "loss " + std::to_string(loss);
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) {
+      if ((dlogits[r * cols + c] < 0) != (c == labels[r])) return "dlogits[" + std::to_string(r) + ", " + std::to_string(c) + "]";
+    }
+  }
+  return "";
+}
+
 std::string gatherRowsStopsAtBadIndex() {
   const std::size_t rowLen = 3, srcRows = 4;
   std::vector<std::uint8_t> src(rowLen * srcRows, 10);
@@ -316,6 +356,10 @@ int main(int argc, char** argv) {
   report.test("softmaxCrossEntropy stops at the first label >= cols, writing only the rows before it",
               softmaxCrossEntropyStopsAtBadLabel());
   report.test("softmaxCrossEntropy with valid labels returns ok and the summed loss", softmaxCrossEntropyValidLabels());
+  report.test("softmaxCrossEntropy with 16-bit labels stops at the first label >= cols (300)",
+              softmaxCrossEntropyStopsAtBadWideLabel());
+  report.test("softmaxCrossEntropy with 16-bit labels up to 65535 uses each label's own column",
+              softmaxCrossEntropyValidWideLabels());
   report.test("gatherRows stops at the first index >= srcRows, writing only the rows before it",
               gatherRowsStopsAtBadIndex());
   report.test("gatherRows split over threads reports the lowest bad position",

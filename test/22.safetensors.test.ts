@@ -1,8 +1,9 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { AtomicWriteError, writeFileAtomic } from '../lib/io/atomic-write';
-import { MAX_HEADER_BYTES, ModelFileError, readSafetensors, writeSafetensors, type Tensor } from '../lib/io/safetensors';
+import { AtomicWriteError, ModelFileError } from '../lib/core/errors';
+import { writeFileAtomic } from '../lib/io/atomic-write';
+import { MAX_HEADER_BYTES, readSafetensors, writeSafetensors, type Tensor } from '../lib/io/safetensors';
 
 let root: string;
 let counter = 0;

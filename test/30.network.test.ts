@@ -3,17 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vm from 'node:vm';
 import { Network } from '../lib/model/network';
-import type { Dataset } from '../lib/data/mnist';
+import type { Dataset } from '../lib/core/dataset';
 import { Random } from '../lib/core/random';
 import { backendNames, describeBackends } from './backends';
 import { largestDifference } from './weights';
 
 /** A random labelled dataset of `count` samples with `pixels` bytes each. */
-function randomDataset(count: number, pixels: number, classes: number, seed: number): Dataset {
+function randomDataset(count: number, pixels: number, classes: number, seed: number): Dataset & { inputs: Uint8Array; labels: Uint8Array } {
   const rng = new Random(seed);
-  const images = new Uint8Array(count * pixels).map(() => rng.nextU32() & 255);
+  const inputs = new Uint8Array(count * pixels).map(() => rng.nextU32() & 255);
   const labels = new Uint8Array(count).map(() => rng.nextU32() % classes);
-  return { images, labels, count, rows: 1, cols: pixels };
+  return { inputs, labels, count, shape: [pixels] };
 }
 
 /** smallNet's first weights and their sum at seed 7, as this generator and initialiser give them. */
@@ -52,7 +52,7 @@ describe('Network.create', () => {
 
   test('the same seed gives the same outputs on every backend', () => {
     const data = randomDataset(7, 6, 3, 2);
-    const [first, ...rest] = backendNames.map((name) => smallNet(name).predict(data.images, data.count).probabilities);
+    const [first, ...rest] = backendNames.map((name) => smallNet(name).predict(data.inputs, data.count).probabilities);
     for (const probabilities of rest) expect(largestDifference(probabilities, first)).toBeLessThan(1e-6);
   });
 
@@ -69,9 +69,9 @@ describe('Network.create', () => {
   test.each([
     [{ input: 0, layers: [{ units: 3 }] }, /input must be a positive integer/],
     [{ input: 4, layers: [] }, /layers must be a non-empty array/],
-    [{ input: 4, layers: [{ units: 0 }] }, /layers\[0\]: units must be a positive integer/],
-    [{ input: 4, layers: [{ units: 3, activation: 'softmax' }, { units: 2 }] }, /layers\[0\]: softmax must be the output/],
-    [{ input: 4, layers: [{ units: 3, activation: 'relu' }] }, /layers\[0\]: softmax must be the output/],
+    [{ input: 4, layers: [{ units: 0 }] }, /layers\[0\] \(dense\): units must be a positive integer/],
+    [{ input: 4, layers: [{ units: 3, activation: 'softmax' }, { units: 2 }] }, /layers\[0\] \(dense\): softmax must be the output/],
+    [{ input: 4, layers: [{ units: 3, activation: 'relu' }] }, /layers\[0\] \(dense\): softmax must be the output/],
     [{ input: 4, layers: [{ units: 3, activation: 'swish' }] }, /unknown activation 'swish'/],
     [{ input: 4, layers: [{ units: 3, activation: 'leaky-relu', factor: 0 }, { units: 2 }] }, /factor must be a finite number > 0/],
   ])('rejects a bad architecture %#', (options, message) => {
@@ -122,7 +122,7 @@ describeBackends('Network on the %s backend', (backend) => {
   test('predict gives probabilities that sum to 1 and labels that are their argmax', () => {
     const net = smallNet(backend);
     const data = randomDataset(9, 6, 3, 5);
-    const { labels, probabilities } = net.predict(data.images, data.count);
+    const { labels, probabilities } = net.predict(data.inputs, data.count);
     for (let r = 0; r < data.count; r++) {
       const row = Array.from(probabilities.subarray(r * 3, r * 3 + 3));
       expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
@@ -133,8 +133,8 @@ describeBackends('Network on the %s backend', (backend) => {
   test('predict on bytes equals predict on floats scaled by 1/255', () => {
     const net = smallNet(backend);
     const data = randomDataset(5, 6, 3, 6);
-    const floats = Float32Array.from(data.images, (v) => v / 255);
-    expect(net.predict(floats, 5).probabilities).toEqual(net.predict(data.images, 5).probabilities);
+    const floats = Float32Array.from(data.inputs, (v) => v / 255);
+    expect(net.predict(floats, 5).probabilities).toEqual(net.predict(data.inputs, 5).probabilities);
   });
 
   test('evaluate counts every sample once in the confusion matrix, rows = true label', () => {
@@ -150,13 +150,13 @@ describeBackends('Network on the %s backend', (backend) => {
   test('predict reads a canvas Uint8ClampedArray and another realm\'s arrays by content', () => {
     const net = smallNet(backend);
     const data = randomDataset(4, 6, 3, 9);
-    const want = net.predict(data.images, 4).probabilities;
-    const otherRealm = vm.runInNewContext('(bytes) => new Uint8Array(bytes)')(Array.from(data.images));
+    const want = net.predict(data.inputs, 4).probabilities;
+    const otherRealm = vm.runInNewContext('(bytes) => new Uint8Array(bytes)')(Array.from(data.inputs));
     expect(otherRealm instanceof Uint8Array).toBe(false);
-    expect(net.predict(new Uint8ClampedArray(data.images), 4).probabilities).toEqual(want);
+    expect(net.predict(new Uint8ClampedArray(data.inputs), 4).probabilities).toEqual(want);
     expect(net.predict(otherRealm, 4).probabilities).toEqual(want);
-    const floats = vm.runInNewContext('(values) => new Float32Array(values)')(Array.from(data.images, (v) => v / 255));
-    expect(net.predict(floats, 4).probabilities).toEqual(net.predict(Float32Array.from(data.images, (v) => v / 255), 4).probabilities);
+    const floats = vm.runInNewContext('(values) => new Float32Array(values)')(Array.from(data.inputs, (v) => v / 255));
+    expect(net.predict(floats, 4).probabilities).toEqual(net.predict(Float32Array.from(data.inputs, (v) => v / 255), 4).probabilities);
     expect(() => net.predict(new Int8Array(24) as never, 4)).toThrow('predict: images must be a Uint8Array, Uint8ClampedArray or Float32Array, got Int8Array');
   });
 
@@ -166,7 +166,7 @@ describeBackends('Network on the %s backend', (backend) => {
 
   test('evaluate rejects a dataset whose images do not fit the input', () => {
     const net = smallNet(backend);
-    expect(() => net.evaluate(randomDataset(3, 5, 3, 1))).toThrow(/evaluate: images are 1x5 = 5 values, the network takes 6/);
+    expect(() => net.evaluate(randomDataset(3, 5, 3, 1))).toThrow(/evaluate: samples are \[5\] = 5 values, the network takes \[6\] = 6/);
   });
 });
 

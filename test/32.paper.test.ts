@@ -1,4 +1,5 @@
-import { loadMnist, type Dataset } from '../lib/data/mnist';
+import type { Dataset } from '../lib/core/dataset';
+import { loadMnist } from '../lib/data/mnist';
 import { Network } from '../lib/model/network';
 import { PRESETS } from '../lib/train/presets';
 import { describeBackends } from './backends';

@@ -3,15 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getBackend } from '../lib/backend';
-import { loadMnist, type Dataset } from '../lib/data/mnist';
+import type { Backend, BackendName } from '../lib/backend/contract';
+import type { Dataset } from '../lib/core/dataset';
+import { loadMnist } from '../lib/data/mnist';
 import { Network } from '../lib/model/network';
-import { fitOnCallingThread, type BatchInfo } from '../lib/train/fit';
+import type { BatchInfo } from '../lib/train/types';
 import { describeBackends } from './backends';
 import { differences, largestDifference } from './weights';
-import { AtomicWriteError } from '../lib/io/atomic-write';
-import { IdxError } from '../lib/data/idx';
-import { MnistError } from '../lib/data/mnist';
-import { ModelFileError } from '../lib/io/safetensors';
+import { AtomicWriteError, IdxError, MnistError, ModelFileError } from '../lib/core/errors';
 import { errorFromRecord, errorToRecord } from '../lib/train/worker-errors';
 
 const CLI = resolve(__dirname, '..', 'dist', 'cli', 'main.js');
@@ -28,8 +27,13 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function mlp(backend: 'ts' | 'native', hidden = 64, seed = 3): Network {
+function mlp(backend: BackendName | Backend, hidden = 64, seed = 3): Network {
   return Network.create({ input: 784, seed, backend, layers: [{ units: hidden }, { units: 10, activation: 'softmax' }] });
+}
+
+/** The built-in backend behind a custom object: fit cannot send it to a worker, so it trains on the calling thread. */
+function onCallingThread(backend: BackendName): Backend {
+  return Object.create(getBackend(backend));
 }
 
 describeBackends('fit in a worker thread on the %s backend', (backend) => {
@@ -50,10 +54,10 @@ describeBackends('fit in a worker thread on the %s backend', (backend) => {
   });
 
   test('matches training on the calling thread bit for bit', async () => {
-    const [inWorker, here] = [mlp(backend, 32), mlp(backend, 32)];
+    const [inWorker, here] = [mlp(backend, 32), mlp(onCallingThread(backend), 32)];
     const options = { epochs: 2, batchSize: 50, limit: 1000, optimizer: { name: 'adam' as const, lr: 2e-3 }, validation: test1000 };
     const a = await inWorker.fit(train, options);
-    const b = await fitOnCallingThread(here, train, options);
+    const b = await here.fit(train, options);
     expect(differences(inWorker.params, here.params)).toEqual({ count: 0, first: -1 });
     expect(a.epochs.map((e) => e.valAccuracy)).toEqual(b.epochs.map((e) => e.valAccuracy));
   });
@@ -77,9 +81,9 @@ describeBackends('fit in a worker thread on the %s backend', (backend) => {
     expect(history.steps).toBeGreaterThan(0);
     expect(latency).toBeLessThan(1000); // one 32-sample step takes about a millisecond
     // The same run on the calling thread, stopped after exactly as many steps, has the same weights.
-    const reference = mlp(backend, 64);
+    const reference = mlp(onCallingThread(backend), 64);
     const stop = new AbortController();
-    await fitOnCallingThread(reference, train, {
+    await reference.fit(train, {
       epochs: 50, batchSize: 32, signal: stop.signal,
       onBatch: (info: BatchInfo) => (info.epoch - 1) * info.batches + info.batch === history.steps && stop.abort(),
     });
@@ -154,9 +158,9 @@ describeBackends('fit in a worker thread on the %s backend', (backend) => {
         await net.save(files[files.length - 1]);
       },
     });
-    const reference = mlp(backend, 64);
+    const reference = mlp(onCallingThread(backend), 64);
     const atEpochEnd: Float32Array[] = [];
-    await fitOnCallingThread(reference, train, { ...options, onEpoch: () => void atEpochEnd.push(reference.params.slice()) });
+    await reference.fit(train, { ...options, onEpoch: () => void atEpochEnd.push(reference.params.slice()) });
     expect(files).toHaveLength(3);
     for (const [i, file] of files.entries()) {
       expect(differences((await Network.load(file, { backend })).params, atEpochEnd[i])).toEqual({ count: 0, first: -1 });
@@ -166,7 +170,7 @@ describeBackends('fit in a worker thread on the %s backend', (backend) => {
   test('predict, evaluate and save refuse weights that the worker is moving, and work again after fit', async () => {
     const net = mlp(backend, 16);
     const refusals = new Set<string>();
-    const image = train.images.subarray(0, 784);
+    const image = train.inputs.subarray(0, 784);
     await net.fit(train, {
       epochs: 1,
       batchSize: 16,
@@ -227,7 +231,7 @@ describe('a fit whose job cannot reach the worker', () => {
       Worker.prototype.postMessage = () => { throw new Error('could not be cloned'); };
       const { Network } = require(${JSON.stringify(resolve(__dirname, '..', 'dist', 'index.js'))});
       const net = Network.create({ input: 4, backend: 'ts', layers: [{ units: 2 }] });
-      const data = { images: new Uint8Array(40), labels: new Uint8Array(10), count: 10, rows: 2, cols: 2 };
+      const data = { inputs: new Uint8Array(40), labels: new Uint8Array(10), count: 10, shape: [1, 2, 2] };
       net.fit(data, { epochs: 1 }).then(() => console.log('resolved'), (e) => console.log('rejected: ' + e.message + ', training ' + net.training));
     `;
     const child = spawn(process.execPath, ['-e', script]);
@@ -289,7 +293,7 @@ describe('digitnet train and Ctrl-C', () => {
     expect(result.stopped).toBe('aborted');
     expect(result.epochs).toBeLessThan(100);
     const net = await Network.load(out);
-    expect(net.shape).toBe('784-64-10');
+    expect(net.architecture).toBe('784-64-10');
     expect(net.evaluate(test1000).accuracy).toBeGreaterThan(0.85);
   });
 });

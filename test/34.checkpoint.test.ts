@@ -2,11 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadMnist, type Dataset } from '../lib/data/mnist';
+import type { Dataset } from '../lib/core/dataset';
+import { loadMnist } from '../lib/data/mnist';
 import { readSafetensors } from '../lib/io/safetensors';
 import { writeCheckpoint } from '../lib/io/checkpoint';
+import type { Dense } from '../lib/layers/dense';
 import { Network } from '../lib/model/network';
-import type { FitOptions } from '../lib/train/fit';
+import type { FitOptions } from '../lib/train/types';
 import { describeBackends } from './backends';
 import { differences } from './weights';
 
@@ -147,8 +149,8 @@ test('a checkpoint of weights that are not finite is refused, naming the element
   try {
     const path = join(dir, 'run.ckpt');
     const net = Network.create({ input: 4, seed: 1, backend: 'ts', layers: [{ units: 3 }, { units: 2, activation: 'softmax' }] });
-    net.layers[0].weight[5] = NaN;
-    expect(() => writeCheckpoint(path, net, {} as never, {} as never)).toThrow(`${path}: tensor layers.0.weight holds NaN at [1, 1]`);
+    (net.layers[0] as Dense).weight[5] = NaN;
+    expect(() => writeCheckpoint(path, net.config, net.tensors(), {}, '{}')).toThrow(`${path}: tensor layers.0.weight holds NaN at [1, 1]`);
     expect(existsSync(path)).toBe(false);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -3,8 +3,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { modelTensors } from '../lib/io/model';
+import { modelMetadata } from '../lib/io/model';
 import { writeSafetensors } from '../lib/io/safetensors';
+import type { Dense } from '../lib/layers/dense';
 import { Network } from '../lib/model/network';
 
 const CLI = resolve(__dirname, '..', 'dist', 'cli', 'main.js');
@@ -268,14 +269,13 @@ describe('digitnet model errors exit 1 with one line naming the model file', () 
   test('a model of another architecture', async () => {
     const path = join(dir, 'input100.safetensors');
     await Network.create({ input: 100, seed: 1, backend: 'ts', layers }).save(path);
-    expectOneLineError(digitnet('eval', '--model', path), /input100\.safetensors is a 100-8-10 network, it takes 100 values per image; the test images in .* are 28x28/);
+    expectOneLineError(digitnet('eval', '--model', path), /input100\.safetensors is a 100-8-10 network, it takes \[100\] values per image; the test images in .* are \[1, 28, 28\]/);
   });
 
   test('a model whose tensors do not match its architecture', async () => {
     const path = join(dir, 'mislabelled.safetensors');
     const net = Network.create({ input: 784, seed: 1, backend: 'ts', layers });
-    const { tensors, metadata } = modelTensors(net.config, net.layers);
-    await writeSafetensors(path, tensors, { ...metadata, digitnet: JSON.stringify({ ...net.config, input: 100 }) });
+    await writeSafetensors(path, net.tensors(), { ...modelMetadata(net.config), digitnet: JSON.stringify({ ...net.config, input: 100 }) });
     expectOneLineError(digitnet('eval', '--model', path), /mislabelled\.safetensors: tensor layers\.0\.weight has shape \[8,784\], the architecture needs \[8,100\]/);
   });
 
@@ -289,9 +289,8 @@ describe('digitnet model errors exit 1 with one line naming the model file', () 
   test('a model with a NaN weight names the tensor and the element', async () => {
     const path = join(dir, 'nan.safetensors');
     const net = Network.create({ input: 784, seed: 1, backend: 'ts', layers });
-    net.layers[1].weight[2 * 8 + 3] = NaN;
-    const { tensors, metadata } = modelTensors(net.config, net.layers);
-    await writeSafetensors(path, tensors, metadata);
+    (net.layers[1] as Dense).weight[2 * 8 + 3] = NaN;
+    await writeSafetensors(path, net.tensors(), modelMetadata(net.config));
     expectOneLineError(digitnet('eval', '--model', path), /nan\.safetensors: tensor layers\.1\.weight holds NaN at \[2, 3\]/);
   });
 });

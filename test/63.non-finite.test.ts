@@ -5,8 +5,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { modelTensors } from '../lib/io/model';
+import { modelMetadata } from '../lib/io/model';
 import { writeSafetensors } from '../lib/io/safetensors';
+import type { Dense } from '../lib/layers/dense';
 import { Network } from '../lib/model/network';
 
 const layers = [{ units: 6, activation: 'relu' as const }, { units: 3, activation: 'softmax' as const }];
@@ -35,18 +36,16 @@ describe('model files', () => {
   test('loading a NaN weight names the file, the tensor and its row and column', async () => {
     const file = join(dir, 'nan.safetensors');
     const net = small();
-    net.layers[0].weight[1 * 4 + 2] = NaN;
-    const { tensors, metadata } = modelTensors(net.config, net.layers);
-    await writeSafetensors(file, tensors, metadata);
+    (net.layers[0] as Dense).weight[1 * 4 + 2] = NaN;
+    await writeSafetensors(file, net.tensors(), modelMetadata(net.config));
     await expect(Network.load(file)).rejects.toThrow(`${file}: tensor layers.0.weight holds NaN at [1, 2]`);
   });
 
   test('loading an infinite bias names the element', async () => {
     const file = join(dir, 'inf.safetensors');
     const net = small();
-    net.layers[1].bias[2] = -Infinity;
-    const { tensors, metadata } = modelTensors(net.config, net.layers);
-    await writeSafetensors(file, tensors, metadata);
+    (net.layers[1] as Dense).bias[2] = -Infinity;
+    await writeSafetensors(file, net.tensors(), modelMetadata(net.config));
     await expect(Network.load(file)).rejects.toThrow(`${file}: tensor layers.1.bias holds -Infinity at [2]`);
   });
 
@@ -55,7 +54,7 @@ describe('model files', () => {
     await small().save(file);
     const before = readFileSync(file);
     const diverged = small();
-    diverged.layers[1].weight[0] = NaN;
+    (diverged.layers[1] as Dense).weight[0] = NaN;
     await expect(diverged.save(file)).rejects.toThrow(`${file}: tensor layers.1.weight holds NaN at [0, 0]`);
     expect(readFileSync(file).equals(before)).toBe(true);
   });

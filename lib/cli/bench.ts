@@ -1,7 +1,6 @@
 import { runBench } from './bench/run';
 import { formatReport } from './bench/text';
-import type { CommandResult } from './main';
-import { parseCommand, type CommandSpec } from './options';
+import { parseCommand, type CommandSpec, type CommandResult } from './options';
 
 const spec: CommandSpec = {
   name: 'bench',

@@ -6,8 +6,7 @@ import { nativeInfo, type NativeInfo } from '../backend/native';
 import { NativeUnavailableError } from '../backend/native-missing';
 import { displayPath } from '../core/display-path';
 import { findMnistFiles, resolveMnistDir, type MnistDirSource } from '../data/mnist';
-import { parseCommand, type CommandSpec } from './options';
-import type { CommandResult } from './main';
+import { parseCommand, type CommandSpec, type CommandResult } from './options';
 
 const spec: CommandSpec = {
   name: 'doctor',

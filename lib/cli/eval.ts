@@ -1,8 +1,8 @@
 import { getBackend } from '../backend';
+import { formatShape, shapeSize } from '../core/shape';
 import { loadMnist } from '../data/mnist';
 import { Network } from '../model/network';
-import { choiceOption, parseCommand, stringOption, UsageError, type CommandSpec } from './options';
-import type { CommandResult } from './main';
+import { choiceOption, parseCommand, stringOption, UsageError, type CommandSpec, type CommandResult } from './options';
 
 const spec: CommandSpec = {
   name: 'eval',
@@ -28,15 +28,15 @@ export async function evalCommand(argv: string[]): Promise<CommandResult> {
   const backend = getBackend(choiceOption(values, 'backend', ['native', 'ts'] as const));
   const net = await Network.load(model, { backend });
   const { test, dir } = await loadMnist({ dir: stringOption(values, 'data') });
-  if (test.rows * test.cols !== net.input) {
-    throw new Error(`${model} is a ${net.shape} network, it takes ${net.input} values per image; the test images in ${dir} are ${test.rows}x${test.cols}`);
+  if (shapeSize(test.shape) !== net.inputSize) {
+    throw new Error(`${model} is a ${net.architecture} network, it takes ${formatShape(net.inputShape)} values per image; the test images in ${dir} are ${formatShape(test.shape)}`);
   }
   const { accuracy, loss, confusion } = net.evaluate(test);
-  if (json) return { json: { model, network: net.shape, backend: backend.name, count: test.count, accuracy, loss, confusion } };
+  if (json) return { json: { model, network: net.architecture, backend: backend.name, count: test.count, accuracy, loss, confusion } };
   const width = Math.max(5, String(test.count).length + 1);
   const header = ' true\\pred' + confusion.map((_, j) => String(j).padStart(width)).join('');
   const rows = confusion.map((row, i) => String(i).padStart(10) + row.map((c) => String(c).padStart(width)).join(''));
   return {
-    text: [`${model} (${net.shape}): accuracy ${(100 * accuracy).toFixed(2)}% on ${test.count} test images, mean loss ${loss.toFixed(4)}`, header, ...rows].join('\n'),
+    text: [`${model} (${net.architecture}): accuracy ${(100 * accuracy).toFixed(2)}% on ${test.count} test images, mean loss ${loss.toFixed(4)}`, header, ...rows].join('\n'),
   };
 }

@@ -2,17 +2,17 @@
 import { benchCommand } from './bench';
 import { doctorCommand } from './doctor';
 import { evalCommand } from './eval';
+import { infoCommand } from './info';
 import { predictCommand } from './predict';
 import { trainCommand } from './train';
-import { UsageError } from './options';
+import { UsageError, type CommandResult } from './options';
 
-/** What a command produces: a JSON object (--json), human text, or its help. */
-export type CommandResult = { json: Record<string, unknown> } | { text: string } | { help: string };
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<CommandResult>> = {
   train: trainCommand,
   eval: evalCommand,
   predict: predictCommand,
+  info: infoCommand,
   doctor: doctorCommand,
   bench: benchCommand,
 };
@@ -23,6 +23,7 @@ Commands:
   train     train a network on MNIST and report its test accuracy
   eval      evaluate a saved model on the MNIST test set
   predict   classify images from IDX files with a saved model
+  info      show a saved model's layers, output shapes and parameter counts
   doctor    show what this installation runs on: backend and where it loaded from, CPU, data
   bench     time the native and TypeScript backends (GEMM and training epochs)
 

@@ -1,5 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
+/** What a command produces: a JSON object (--json), human text, or its help. */
+export type CommandResult = { json: Record<string, unknown> } | { text: string } | { help: string };
+
 /** A mistake in how the command was called: exit 1 with the message, no stack trace. */
 export class UsageError extends Error {
   override name = 'UsageError';

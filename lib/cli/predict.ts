@@ -1,8 +1,7 @@
 import { getBackend } from '../backend';
 import { readIdx } from '../data/idx';
 import { Network } from '../model/network';
-import { choiceOption, parseCommand, stringOption, UsageError, type CommandSpec } from './options';
-import type { CommandResult } from './main';
+import { choiceOption, parseCommand, stringOption, UsageError, type CommandSpec, type CommandResult } from './options';
 
 const spec: CommandSpec = {
   name: 'predict',
@@ -32,11 +31,11 @@ export async function predictCommand(argv: string[]): Promise<CommandResult> {
   const predictions: { input: string; index: number; label: number; probabilities: number[] }[] = [];
   for (const input of positionals) {
     const idx = await readIdx(input);
-    if (idx.dims.length !== 3 || idx.dims[1] * idx.dims[2] !== net.input) {
-      throw new Error(`${input}: images are [${idx.dims}], the model takes ${net.input} pixels per image`);
+    if (idx.dims.length !== 3 || idx.dims[1] * idx.dims[2] !== net.inputSize) {
+      throw new Error(`${input}: images are [${idx.dims}], the model takes ${net.inputSize} pixels per image`);
     }
     const [start, end] = indexRange(stringOption(values, 'index'), idx.dims[0], input);
-    const images = idx.data.subarray(start * net.input, end * net.input);
+    const images = idx.data.subarray(start * net.inputSize, end * net.inputSize);
     const { labels, probabilities } = net.predict(images, end - start);
     for (let i = 0; i < end - start; i++) {
       const probs = Array.from(probabilities.subarray(i * net.classes, (i + 1) * net.classes), (p) => Number(p.toPrecision(6)));

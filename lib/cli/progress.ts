@@ -1,4 +1,4 @@
-import type { BatchInfo, EpochRecord } from '../train/fit';
+import type { BatchInfo, EpochRecord } from '../train/types';
 
 /** Progress of a training run on stderr: a live line on a terminal, one line per epoch otherwise. */
 export class Progress {

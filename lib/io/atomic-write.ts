@@ -1,22 +1,7 @@
 import { randomBytes } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-
-/** A failed atomic write; the target is untouched and no temporary file is left. */
-export class AtomicWriteError extends Error {
-  override name = 'AtomicWriteError';
-  /** The errno code of the underlying failure (ENOENT, EACCES, ...), if any. */
-  readonly code?: string;
-  constructor(
-    readonly path: string,
-    cause: unknown,
-  ) {
-    // Not `instanceof Error`: errors from Node internals may come from another realm (vm, jest).
-    const message = typeof cause === 'object' && cause !== null && 'message' in cause ? String(cause.message) : String(cause);
-    super(`${path}: cannot write: ${message}`, { cause });
-    this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  }
-}
+import { AtomicWriteError } from '../core/errors';
 
 /**
  * Writes `chunks` to `file` so that a crash at any moment leaves either the old file or the

@@ -1,5 +1,6 @@
 import { promises as fs } from 'fs';
 import { writeFileAtomic } from './atomic-write';
+import { ModelFileError } from '../core/errors';
 
 /**
  * The safetensors format (what Python's `safetensors` and PyTorch read):
@@ -14,17 +15,6 @@ import { writeFileAtomic } from './atomic-write';
 export interface Tensor {
   shape: number[];
   data: Float32Array;
-}
-
-/** A model file that cannot be written or read; the message starts with the file. */
-export class ModelFileError extends Error {
-  override name = 'ModelFileError';
-  constructor(
-    readonly file: string,
-    readonly problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-  }
 }
 
 /** The safetensors reference implementation's limit on the header size. */

@@ -1,10 +1,12 @@
 import { ACTIVATIONS, type ActivationName, type Backend } from '../backend/contract';
 import type { Random } from '../core/random';
+import { shapeSize, type Shape } from '../core/shape';
+import type { Layer, TensorSpec } from './layer';
 
 /** A layer's activation: an elementwise one, or softmax (output layer only, paired with cross-entropy). */
 export type LayerActivation = ActivationName | 'softmax';
 
-/** How a dense layer is specified in `Network.create` (defaults filled in by `denseConfig`). */
+/** How a dense layer is specified in `Network.create` (defaults filled in by `denseConfig`); `type` may be left out. */
 export interface DenseSpec {
   type?: 'dense';
   /** Output size. */
@@ -31,11 +33,11 @@ export interface DenseConfig {
   factor: number;
 }
 
-/** Validates a layer spec and fills in defaults; `where` names the layer in error messages. */
+/** Validates a dense spec and fills in defaults; `where` names the layer in error messages. */
 export function denseConfig(spec: DenseSpec, isOutput: boolean, where: string): DenseConfig {
-  if (spec.type !== undefined && spec.type !== 'dense') throw new RangeError(`${where}: unknown layer type '${spec.type}'`);
   if (!Number.isInteger(spec.units) || spec.units < 1) throw new RangeError(`${where}: units must be a positive integer, got ${spec.units}`);
   const activation = spec.activation ?? (isOutput ? 'softmax' : 'leaky-relu');
+  if (spec.init !== undefined && spec.init !== 'he' && spec.init !== 'xavier') throw new RangeError(`${where}: init must be 'he' or 'xavier', got ${JSON.stringify(spec.init)}`);
   if (activation !== 'softmax' && !ACTIVATIONS.includes(activation)) {
     throw new RangeError(`${where}: unknown activation '${activation}' (one of ${[...ACTIVATIONS, 'softmax'].join(', ')})`);
   }
@@ -44,8 +46,8 @@ export function denseConfig(spec: DenseSpec, isOutput: boolean, where: string): 
   }
   const slope = spec.slope ?? 0.01;
   const factor = spec.factor ?? 1;
-  if (!Number.isFinite(slope) || slope < 0) throw new RangeError(`${where}: slope must be a finite number >= 0, got ${slope}`);
-  if (!Number.isFinite(factor) || factor <= 0) throw new RangeError(`${where}: factor must be a finite number > 0, got ${factor}`);
+  if (typeof slope !== 'number' || !Number.isFinite(slope) || slope < 0) throw new RangeError(`${where}: slope must be a finite number >= 0, got ${slope}`);
+  if (typeof factor !== 'number' || !Number.isFinite(factor) || factor <= 0) throw new RangeError(`${where}: factor must be a finite number > 0, got ${factor}`);
   return { type: 'dense', units: spec.units, activation, slope, factor };
 }
 
@@ -54,36 +56,50 @@ export function denseConfig(spec: DenseSpec, isOutput: boolean, where: string): 
  * PyTorch's nn.Linear, b (units). The paper folds the bias into W as the weight of a constant-1
  * input; a separate bias vector is the same function: [x, 1] [W | b]^T = x W^T + b.
  * For a softmax layer, y holds the logits `factor * (x W^T + b)`; the loss kernel does the rest.
+ * An input of shape [c, h, w] is read as its c * h * w values (an implicit flatten).
  */
-export class Dense {
-  /** Parameter count: weights then bias. */
-  readonly size: number;
+export class Dense implements Layer {
+  readonly outputShape: Shape;
+  readonly params: readonly TensorSpec[];
+  readonly buffers = [];
+  /** Values per input sample. */
+  readonly inputs: number;
   weight!: Float32Array;
   bias!: Float32Array;
   dWeight!: Float32Array;
   dBias!: Float32Array;
 
-  /** A layer from its configuration and input size; `bind` attaches its parameter storage. */
-  constructor(readonly config: DenseConfig, readonly inputs: number) {
-    this.size = config.units * inputs + config.units;
+  /** A dense layer at position `index` taking samples of `inputShape`; `init` picks the weight initialisation. */
+  constructor(
+    readonly config: DenseConfig,
+    readonly inputShape: Shape,
+    readonly index: number,
+    private readonly init?: WeightInit,
+  ) {
+    this.inputs = shapeSize(inputShape);
+    this.outputShape = Object.freeze([config.units]);
+    this.params = [
+      { name: 'weight', shape: [config.units, this.inputs] },
+      { name: 'bias', shape: [config.units] },
+    ];
   }
 
   get units(): number {
     return this.config.units;
   }
 
-  /** Points the layer at its slices of the network's flat parameter and gradient buffers. */
-  bind(params: Float32Array, grads: Float32Array, offset: number): void {
-    const nw = this.units * this.inputs;
-    this.weight = params.subarray(offset, offset + nw);
-    this.bias = params.subarray(offset + nw, offset + this.size);
-    this.dWeight = grads.subarray(offset, offset + nw);
-    this.dBias = grads.subarray(offset + nw, offset + this.size);
+  scratchSize(): number {
+    return 0;
+  }
+
+  bind(params: Float32Array[], grads: Float32Array[]): void {
+    [this.weight, this.bias] = params;
+    [this.dWeight, this.dBias] = grads;
   }
 
   /** Fills the weights from `rng` (He: N(0, 2/in); Xavier: U(+-sqrt(6/(in+out)))) and zeroes the bias. */
-  initialize(rng: Random, init: WeightInit | undefined): void {
-    const scheme = init ?? (this.config.activation === 'relu' || this.config.activation === 'leaky-relu' ? 'he' : 'xavier');
+  initialize(rng: Random): void {
+    const scheme = this.init ?? (this.config.activation === 'relu' || this.config.activation === 'leaky-relu' ? 'he' : 'xavier');
     const w = this.weight;
     if (scheme === 'he') {
       const std = Math.sqrt(2 / this.inputs);
@@ -96,7 +112,6 @@ export class Dense {
   }
 
   // x is (rows, inputs), y is (rows, units)
-  /** Forward pass for `rows` samples. */
   forward(backend: Backend, rows: number, x: Float32Array, y: Float32Array): void {
     const { units, inputs } = this;
     const { activation, slope, factor } = this.config;
@@ -106,14 +121,11 @@ export class Dense {
     else if (factor !== 1) backend.activation('identity', rows * units, y, y, 0, factor);
   }
 
-  // dy is (rows, units): dE/dy for hidden layers, dE/d(pre-factor logits) for softmax layers
-  /**
-   * Backward pass: turns dy into the gradient at the layer's pre-activation (in place), writes
-   * (or, with `accumulate`, adds) dWeight and dBias, and writes dx = dE/dx when dx is given.
-   */
+  // dy is (rows, units): dE/dy for hidden layers, dE/d(pre-factor logits) for softmax layers;
+  // it becomes the gradient at the layer's pre-activation, in place.
   backward(
     backend: Backend, rows: number, x: Float32Array, y: Float32Array, dy: Float32Array,
-    dx: Float32Array | null, accumulate: boolean,
+    dx: Float32Array | null, _scratch: Float32Array, accumulate: boolean,
   ): void {
     const { units, inputs } = this;
     const { activation, slope, factor } = this.config;

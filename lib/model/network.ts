@@ -1,29 +1,26 @@
 import type { Backend, BackendName } from '../backend/contract';
 import { getBackend } from '../backend';
-import type { Dataset } from '../data/mnist';
-import { Dense, denseConfig, type DenseConfig, type DenseSpec } from '../layers/dense';
-import { Random } from '../core/random';
-import { fit, type FitOptions, type History } from '../train/fit';
+import { argmax, sequence } from '../core/arrays';
+import { checkDataset, labelArray, PIXEL_SCALE, typeTag, type Dataset } from '../core/dataset';
+import { checkSeed, Random } from '../core/random';
+import { formatShape, shapeSize, toShape, type Shape } from '../core/shape';
+import type { Tensor } from '../io/safetensors';
 import { readModel, writeModel } from '../io/model';
-
-/** Pixels are bytes 0..255; the network sees them scaled to [0, 1]. */
-export const PIXEL_SCALE = 1 / 255;
+import type { Dense } from '../layers/dense';
+import type { Layer, Pass, TensorSpec } from '../layers/layer';
+import { buildLayers, type LayerConfig, type LayerSpec, type NetworkConfig } from '../layers/registry';
+import type { FitOptions, History } from '../train/types';
+import { architectureName, summaryTable, tensorValues } from './summary';
 
 /** Rows per forward/backward pass: larger batches run in chunks of this size, gradients summed. */
 export const MAX_CHUNK_ROWS = 1024;
 
-/** The architecture, as `Network.create` takes it and as model files store it. */
-export interface NetworkConfig {
-  input: number;
-  layers: DenseConfig[];
-}
-
 /** Options of `Network.create`. */
 export interface NetworkOptions {
-  /** Input size (784 for MNIST's 28 x 28 pixels). */
-  input: number;
-  /** Dense layers, the last one softmax with one unit per class. */
-  layers: DenseSpec[];
+  /** One sample's shape: a number of features (784), or [channels, height, width] ([1, 28, 28]). */
+  input: number | number[];
+  /** The layers in order; the last one dense with softmax, one unit per class. */
+  layers: LayerSpec[];
   /** Seed of the weight initialisation (default 1). */
   seed?: number;
   /** Compute backend (default: `getBackend()`). */
@@ -42,8 +39,8 @@ export interface Evaluation {
 
 /** `Network.predict`'s result. */
 export interface Prediction {
-  /** The most probable class per sample. */
-  labels: Uint8Array;
+  /** The most probable class per sample (16-bit when there are more than 256 classes). */
+  labels: Uint8Array | Uint16Array;
   /** (count, classes) softmax probabilities, row-major. */
   probabilities: Float32Array;
 }
@@ -55,15 +52,31 @@ export interface Workspace {
   acts: Float32Array[];
   /** Two gradient buffers used alternately while walking back through the layers. */
   grad: [Float32Array, Float32Array];
-  labels: Uint8Array;
+  /** scratch[i] is layer i's state between its forward and backward pass. */
+  scratch: Float32Array[];
+  labels: Uint8Array | Uint16Array;
 }
 
-/** A fully connected network: an ordered list of dense layers, softmax output, cross-entropy loss. */
+/** A layer's views of the network's arenas, one per tensor spec. */
+interface LayerViews {
+  params: Float32Array[];
+  buffers: Float32Array[];
+}
+
+const INFERENCE: Pass = { training: false, noise: 0 };
+
+/** A network: an ordered list of layers ending in softmax, trained with cross-entropy. */
 export class Network {
-  /** All parameters, layer after layer (weight then bias): one optimizer call updates them all. */
+  /** All parameters, layer after layer, tensor after tensor: one optimizer call updates them all. */
   readonly params: Float32Array;
   /** Gradients, laid out as `params`. */
   readonly grads: Float32Array;
+  /** Every layer's buffers (saved, not trained), layer after layer. */
+  readonly buffers: Float32Array;
+  /** One sample's shape. */
+  readonly inputShape: Shape;
+  /** Values per sample. */
+  readonly inputSize: number;
   /** True while `fit` runs. */
   training = false;
   /**
@@ -71,75 +84,94 @@ export class Network {
    * `onEpoch`): `predict`, `evaluate` and `save` refuse to read weights that move under them.
    */
   weightsMoving = false;
+  private readonly views: LayerViews[];
   private workspace: Workspace | null = null;
 
-  private constructor(readonly input: number, readonly layers: Dense[], readonly backend: Backend, params?: Float32Array) {
-    const size = layers.reduce((sum, layer) => sum + layer.size, 0);
-    if (params && params.length !== size) throw new RangeError(`Network: parameters have ${params.length} values, the architecture needs ${size}`);
-    // Shared memory, so that fit's worker thread updates these very weights (lib/train/thread.ts).
-    this.params = params ?? new Float32Array(new SharedArrayBuffer(size * Float32Array.BYTES_PER_ELEMENT));
-    this.grads = new Float32Array(size);
-    let offset = 0;
-    for (const layer of layers) {
-      layer.bind(this.params, this.grads, offset);
-      offset += layer.size;
+  private constructor(
+    private readonly input: number | number[],
+    readonly layers: readonly Layer[],
+    readonly backend: Backend,
+    arenas?: { params: Float32Array; buffers: Float32Array },
+  ) {
+    this.inputShape = toShape(input, 'input');
+    this.inputSize = shapeSize(this.inputShape);
+    const paramCount = layers.reduce((sum, layer) => sum + tensorValues(layer.params), 0);
+    const bufferCount = layers.reduce((sum, layer) => sum + tensorValues(layer.buffers), 0);
+    for (const [name, arena, size] of [['parameters', arenas?.params, paramCount], ['buffers', arenas?.buffers, bufferCount]] as const) {
+      if (arena && arena.length !== size) throw new RangeError(`Network: ${name} have ${arena.length} values, the architecture needs ${size}`);
     }
+    // Shared memory, so that fit's worker thread updates these very weights (lib/train/thread.ts).
+    this.params = arenas?.params ?? sharedFloats(paramCount);
+    this.buffers = arenas?.buffers ?? sharedFloats(bufferCount);
+    this.grads = new Float32Array(paramCount);
+    let paramOffset = 0;
+    let bufferOffset = 0;
+    this.views = layers.map((layer) => {
+      const params = carve(this.params, layer.params, paramOffset);
+      const grads = carve(this.grads, layer.params, paramOffset);
+      const buffers = carve(this.buffers, layer.buffers, bufferOffset);
+      paramOffset += tensorValues(layer.params);
+      bufferOffset += tensorValues(layer.buffers);
+      layer.bind(params, grads, buffers);
+      return { params, buffers };
+    });
   }
 
   /** A new network with freshly initialised weights (same seed, same weights on every backend). */
   static create(options: NetworkOptions): Network {
-    const net = Network.fromConfig(options.input, options.layers, options.backend);
+    const net = Network.build(options.input, options.layers, options.backend, 'Network.create');
     const rng = new Random(checkSeed(options.seed ?? 1, 'Network.create'));
-    net.layers.forEach((layer, i) => layer.initialize(rng, options.layers[i].init));
+    for (const layer of net.layers) layer.initialize(rng);
     return net;
   }
 
   /** Loads a network saved with `save` (safetensors). */
   static async load(path: string, options: { backend?: BackendName | Backend } = {}): Promise<Network> {
     const model = await readModel(path);
-    const where = `${path}: metadata digitnet`;
-    const net = Network.fromConfig(model.config.input, model.config.layers, options.backend, where);
-    model.assign(net.layers);
+    const net = Network.build(model.config.input, model.config.layers, options.backend, `${path}: metadata digitnet`);
+    net.assign(model.tensors);
     return net;
   }
 
-  /** A network of architecture `config` whose parameters are `params` itself, not a copy (the training worker's view). */
-  static onParams(config: NetworkConfig, params: Float32Array, backend: BackendName): Network {
-    return Network.fromConfig(config.input, config.layers, backend, 'Network.onParams', params);
+  /** A network of architecture `config` on `arenas` themselves, not copies (the training worker's view of the caller's network). */
+  static onArenas(config: NetworkConfig, arenas: { params: Float32Array; buffers: Float32Array }, backend: BackendName): Network {
+    return Network.build(config.input, config.layers, backend, 'Network.onArenas', arenas);
   }
 
-  private static fromConfig(
-    input: number, specs: DenseSpec[], backend: BackendName | Backend | undefined, where = 'Network.create', params?: Float32Array,
+  private static build(
+    input: unknown, specs: unknown, backend: BackendName | Backend | undefined, where: string,
+    arenas?: { params: Float32Array; buffers: Float32Array },
   ): Network {
-    if (!Number.isInteger(input) || input < 1) throw new RangeError(`${where}: input must be a positive integer, got ${input}`);
-    if (!Array.isArray(specs) || specs.length === 0) throw new RangeError(`${where}: layers must be a non-empty array`);
-    let inputs = input;
-    const layers = specs.map((spec, i) => {
-      const layer = new Dense(denseConfig(spec, i === specs.length - 1, `${where}: layers[${i}]`), inputs);
-      inputs = layer.units;
-      return layer;
-    });
+    const shape = toShape(input, `${where}: input`);
+    const layers = buildLayers(shape, specs, where);
     const resolved = typeof backend === 'object' ? backend : getBackend(backend);
-    return new Network(input, layers, resolved, params);
+    return new Network(Array.isArray(input) ? [...shape] : shape[0], layers, resolved, arenas);
   }
 
-  /** The architecture (what `save` writes into the model file's metadata). */
+  /** The architecture (what `save` writes into the model file's metadata, and `Network.create` takes). */
   get config(): NetworkConfig {
-    return { input: this.input, layers: this.layers.map((layer) => ({ ...layer.config })) };
+    return { input: Array.isArray(this.input) ? [...this.input] : this.input, layers: this.layers.map((layer) => ({ ...layer.config }) as LayerConfig) };
   }
 
   /** Number of output classes. */
   get classes(): number {
-    return this.layers[this.layers.length - 1].units;
+    return this.output.units;
   }
 
-  /** Layer sizes joined by dashes, e.g. `784-128-10`. */
-  get shape(): string {
-    return [this.input, ...this.layers.map((layer) => layer.units)].join('-');
+  /** The network in one line, e.g. `784-256-128-10` (see `architectureName`). */
+  get architecture(): string {
+    return architectureName(this.inputShape, this.layers);
+  }
+
+  /** A table of the layers (index, type, output shape, parameter count) and the totals. */
+  summary(): string {
+    return summaryTable(this.inputShape, this.layers);
   }
 
   /** Trains on `train`; resolves with the per-epoch history. */
-  fit(train: Dataset, options: FitOptions = {}): Promise<History> {
+  async fit(train: Dataset, options: FitOptions = {}): Promise<History> {
+    // Training drives the model, so it sits above it: loaded on first use, model/ imports nothing of it.
+    const { fit } = await import('../train/fit');
     return fit(this, train, options);
   }
 
@@ -172,34 +204,33 @@ export class Network {
   }
 
   /**
-   * Class probabilities and labels for `count` images: bytes 0..255 (`Uint8Array`, or a canvas's
+   * Class probabilities and labels for `count` samples: bytes 0..255 (`Uint8Array`, or a canvas's
    * `Uint8ClampedArray`) or floats already scaled to [0, 1] (`Float32Array`), from any realm.
    */
   predict(input: Uint8Array | Uint8ClampedArray | Float32Array, count: number): Prediction {
     this.checkWeightsStill('predict');
-    const images = pixelView(input);
+    const values = pixelView(input);
+    const size = this.inputSize;
     if (!Number.isInteger(count) || count < 0) throw new RangeError(`predict: count must be a non-negative integer, got ${count}`);
-    if (images.length < count * this.input) {
-      throw new RangeError(`predict: images has ${images.length} values, needs ${count} x ${this.input}`);
-    }
+    if (values.length < count * size) throw new RangeError(`predict: images has ${values.length} values, needs ${count} x ${size}`);
     const classes = this.classes;
-    const labels = new Uint8Array(count);
+    const labels = labelArray(classes, count);
     const probabilities = new Float32Array(count * classes);
-    const order = images instanceof Uint8Array ? sequence(count) : null;
+    const order = values instanceof Uint8Array ? sequence(count) : null;
     if (!order) {
-      // One NaN or infinite input would silently turn its image's probabilities into NaN.
-      const bad = images.subarray(0, count * this.input).findIndex((v) => !Number.isFinite(v));
-      if (bad >= 0) throw new RangeError(`predict: images[${bad}] (image ${Math.floor(bad / this.input)}, value ${bad % this.input}) is ${images[bad]}; inputs must be finite`);
+      // One NaN or infinite input would silently turn its sample's probabilities into NaN.
+      const bad = values.subarray(0, count * size).findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new RangeError(`predict: images[${bad}] (image ${Math.floor(bad / size)}, value ${bad % size}) is ${values[bad]}; inputs must be finite`);
     }
     for (let start = 0; start < count; start += MAX_CHUNK_ROWS) {
       const rows = Math.min(MAX_CHUNK_ROWS, count - start);
       const ws = this.ensureWorkspace(rows);
       let x: Float32Array;
       if (order) {
-        this.backend.gatherRows(images as Uint8Array, this.input, order, start, rows, PIXEL_SCALE, ws.acts[0]);
+        this.backend.gatherRows(values as Uint8Array, size, order, start, rows, PIXEL_SCALE, ws.acts[0]);
         x = ws.acts[0];
       } else {
-        x = (images as Float32Array).subarray(start * this.input, (start + rows) * this.input);
+        x = (values as Float32Array).subarray(start * size, (start + rows) * size);
       }
       this.forward(rows, x);
       const logits = ws.acts[this.layers.length];
@@ -210,10 +241,39 @@ export class Network {
     return { labels, probabilities };
   }
 
-  /** Saves weights and architecture as safetensors, atomically (temporary file + rename). */
+  /** Saves weights, buffers and architecture as safetensors, atomically (temporary file + rename). */
   save(path: string): Promise<void> {
     this.checkWeightsStill('save');
-    return writeModel(path, this.config, this.layers);
+    return writeModel(path, this.config, this.tensors());
+  }
+
+  /**
+   * Every parameter and buffer as the model file names them (`layers.{i}.{name}`), copied now: a
+   * file written from them holds exactly these values whatever changes the network afterwards.
+   */
+  tensors(): Record<string, Tensor> {
+    const tensors: Record<string, Tensor> = {};
+    this.layers.forEach((layer, i) => {
+      const add = (specs: readonly TensorSpec[], views: Float32Array[]) =>
+        specs.forEach((spec, j) => (tensors[`layers.${i}.${spec.name}`] = { shape: [...spec.shape], data: views[j].slice() }));
+      add(layer.params, this.views[i].params);
+      add(layer.buffers, this.views[i].buffers);
+    });
+    return tensors;
+  }
+
+  /** Copies tensors named as `tensors()` names them (already checked against this architecture) into the network. */
+  assign(tensors: ReadonlyMap<string, Tensor>): void {
+    this.layers.forEach((layer, i) => {
+      const copy = (specs: readonly TensorSpec[], views: Float32Array[]) =>
+        specs.forEach((spec, j) => {
+          const tensor = tensors.get(`layers.${i}.${spec.name}`);
+          if (!tensor || tensor.data.length !== views[j].length) throw new RangeError(`Network.assign: tensor layers.${i}.${spec.name} is missing or has the wrong size`);
+          views[j].set(tensor.data);
+        });
+      copy(layer.params, this.views[i].params);
+      copy(layer.buffers, this.views[i].buffers);
+    });
   }
 
   /** Throws while a training worker is changing the weights (see `weightsMoving`). */
@@ -226,33 +286,39 @@ export class Network {
     }
   }
 
-  /** Throws unless `data` is a labelled dataset whose samples fit the input layer. */
+  /** Throws unless `data` is a well-formed labelled dataset whose samples fit the input and whose labels name a class. */
   checkDataset(data: Dataset, where: string): void {
-    if (data.rows * data.cols !== this.input) {
-      throw new RangeError(`${where}: images are ${data.rows}x${data.cols} = ${data.rows * data.cols} values, the network takes ${this.input}`);
+    checkDataset(data, where);
+    if (shapeSize(data.shape) !== this.inputSize) {
+      throw new RangeError(`${where}: samples are ${formatShape(data.shape)} = ${shapeSize(data.shape)} values, the network takes ${formatShape(this.inputShape)} = ${this.inputSize}`);
     }
-    if (data.images.length < data.count * this.input || data.labels.length < data.count) {
-      throw new RangeError(`${where}: dataset says ${data.count} samples but holds ${data.images.length} pixels and ${data.labels.length} labels`);
-    }
+    const classes = this.classes;
     for (let i = 0; i < data.count; i++) {
-      if (data.labels[i] >= this.classes) {
-        throw new RangeError(`${where}: label ${i} is ${data.labels[i]}, the network has ${this.classes} classes`);
-      }
+      if (data.labels[i] >= classes) throw new RangeError(`${where}: label ${i} is ${data.labels[i]}, the network has ${classes} classes`);
     }
   }
 
   /** Gathers samples order[start .. start+rows) into the workspace (input rows and labels). */
   loadBatch(data: Dataset, order: Uint32Array, start: number, rows: number): Workspace {
     const ws = this.ensureWorkspace(rows);
-    this.backend.gatherRows(data.images, this.input, order, start, rows, PIXEL_SCALE, ws.acts[0]);
+    const size = this.inputSize;
+    const x = ws.acts[0];
+    if (data.inputs.BYTES_PER_ELEMENT === 1) {
+      this.backend.gatherRows(data.inputs as Uint8Array, size, order, start, rows, PIXEL_SCALE, x);
+    } else {
+      for (let r = 0; r < rows; r++) {
+        const from = order[start + r] * size;
+        x.set(data.inputs.subarray(from, from + size), r * size);
+      }
+    }
     for (let r = 0; r < rows; r++) ws.labels[r] = data.labels[order[start + r]];
     return ws;
   }
 
-  /** Forward pass of `rows` samples from x; the output layer's logits land in the workspace. */
-  forward(rows: number, x: Float32Array): void {
-    const acts = this.ensureWorkspace(rows).acts;
-    this.layers.forEach((layer, i) => layer.forward(this.backend, rows, i === 0 ? x : acts[i], acts[i + 1]));
+  /** Forward pass of `rows` samples from x (inference unless `pass` says training); the logits land in the workspace. */
+  forward(rows: number, x: Float32Array, pass: Pass = INFERENCE): void {
+    const ws = this.ensureWorkspace(rows);
+    this.layers.forEach((layer, i) => layer.forward(this.backend, rows, i === 0 ? x : ws.acts[i], ws.acts[i + 1], ws.scratch[i], pass));
   }
 
   /**
@@ -261,7 +327,7 @@ export class Network {
    */
   loss(rows: number, scale: number): number {
     const ws = this.ensureWorkspace(rows);
-    const out = this.layers[this.layers.length - 1];
+    const out = this.output;
     const logits = ws.acts[this.layers.length];
     // The output factor f scales the logits (z = f a), so dE/da = f dE/dz: fold f into the scale.
     return this.backend.softmaxCrossEntropy(rows, out.units, logits, ws.labels, logits, ws.grad[0], scale * out.config.factor);
@@ -272,52 +338,53 @@ export class Network {
     const ws = this.ensureWorkspace(rows);
     let [dy, dx] = ws.grad;
     for (let i = this.layers.length - 1; i >= 0; i--) {
-      this.layers[i].backward(this.backend, rows, ws.acts[i], ws.acts[i + 1], dy, i > 0 ? dx : null, accumulate);
+      this.layers[i].backward(this.backend, rows, ws.acts[i], ws.acts[i + 1], dy, i > 0 ? dx : null, ws.scratch[i], accumulate);
       [dy, dx] = [dx, dy];
     }
   }
 
+  /** The output layer (the layer registry makes it a softmax dense layer). */
+  private get output(): Dense {
+    return this.layers[this.layers.length - 1] as Dense;
+  }
+
   private ensureWorkspace(rows: number): Workspace {
     if (this.workspace && this.workspace.rows >= rows) return this.workspace;
-    const capacity = rows;
-    const widest = Math.max(...this.layers.map((layer) => layer.units));
+    const sizes = this.layers.map((layer) => shapeSize(layer.outputShape));
+    const widest = Math.max(...sizes);
     this.workspace = {
-      rows: capacity,
-      acts: [this.input, ...this.layers.map((layer) => layer.units)].map((width) => new Float32Array(capacity * width)),
-      grad: [new Float32Array(capacity * widest), new Float32Array(capacity * widest)],
-      labels: new Uint8Array(capacity),
+      rows,
+      acts: [this.inputSize, ...sizes].map((size) => new Float32Array(rows * size)),
+      grad: [new Float32Array(rows * widest), new Float32Array(rows * widest)],
+      scratch: this.layers.map((layer) => new Float32Array(layer.scratchSize(rows))),
+      labels: labelArray(this.classes, rows),
     };
     return this.workspace;
   }
+}
+
+/** A zeroed Float32Array of `length` values on a SharedArrayBuffer. */
+function sharedFloats(length: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(length * Float32Array.BYTES_PER_ELEMENT));
+}
+
+/** Consecutive views of `arena` from `offset`, one per spec, each as long as its tensor. */
+function carve(arena: Float32Array, specs: readonly TensorSpec[], offset: number): Float32Array[] {
+  return specs.map((spec) => {
+    const size = shapeSize(spec.shape);
+    const view = arena.subarray(offset, offset + size);
+    offset += size;
+    return view;
+  });
 }
 
 /**
  * `input` as the array type `predict` computes on, judged by content rather than `instanceof` (a
  * canvas's Uint8ClampedArray, or a typed array from another realm): the same memory, no copy.
  */
-function pixelView(input: ArrayBufferView): Uint8Array | Float32Array {
-  const tag = Object.prototype.toString.call(input);
-  if (tag === '[object Uint8Array]' || tag === '[object Uint8ClampedArray]') return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-  if (tag === '[object Float32Array]') return new Float32Array(input.buffer, input.byteOffset, input.byteLength / Float32Array.BYTES_PER_ELEMENT);
-  throw new TypeError(`predict: images must be a Uint8Array, Uint8ClampedArray or Float32Array, got ${tag.slice(8, -1)}`);
-}
-
-/** Throws unless `seed` is a whole number in [0, 2^32), the generator's seed range; returns it. */
-export function checkSeed(seed: number, where: string): number {
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`${where}: seed must be an integer in [0, 2^32), got ${seed}`);
-  return seed;
-}
-
-/** [0, 1, ..., count - 1]. */
-export function sequence(count: number): Uint32Array {
-  const order = new Uint32Array(count);
-  for (let i = 0; i < count; i++) order[i] = i;
-  return order;
-}
-
-/** Index of the largest of values[offset .. offset + n). */
-export function argmax(values: Float32Array, offset: number, n: number): number {
-  let best = 0;
-  for (let j = 1; j < n; j++) if (values[offset + j] > values[offset + best]) best = j;
-  return best;
+export function pixelView(input: ArrayBufferView): Uint8Array | Float32Array {
+  const tag = typeTag(input);
+  if (tag === 'Uint8Array' || tag === 'Uint8ClampedArray') return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  if (tag === 'Float32Array') return new Float32Array(input.buffer, input.byteOffset, input.byteLength / Float32Array.BYTES_PER_ELEMENT);
+  throw new TypeError(`predict: images must be a Uint8Array, Uint8ClampedArray or Float32Array, got ${tag}`);
 }

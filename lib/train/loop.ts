@@ -1,24 +1,9 @@
-import type { Dataset } from '../data/mnist';
-import { writeCheckpoint } from '../io/checkpoint';
-import { argmax, MAX_CHUNK_ROWS, sequence, type Network } from '../model/network';
+import { argmax, sequence } from '../core/arrays';
+import { hash32, Random } from '../core/random';
+import { MAX_CHUNK_ROWS, type Network } from '../model/network';
+import { writeCheckpoint } from './checkpoint-state';
 import { Optimizer, scheduledRate } from './optimizers';
-import { Random } from '../core/random';
-import type { BatchInfo, EpochRecord, FitPlan, History } from './fit';
-
-/** Where a run stands after a completed epoch: what a checkpoint saves and a resume starts from. */
-export interface TrainingState {
-  /** Completed epochs. */
-  epoch: number;
-  /** Optimizer steps taken. */
-  steps: number;
-  /** The optimizer's step count and moments (see `Optimizer`). */
-  t: number;
-  m: Float32Array;
-  v: Float32Array;
-  /** The shuffling generator's state after the last completed epoch. */
-  rng: number[];
-  history: EpochRecord[];
-}
+import type { BatchInfo, EpochRecord, FitPlan, History, TrainingData, TrainingState } from './types';
 
 /** How the loop reports and is stopped; the worker and the calling-thread runner each supply their own. */
 export interface LoopHooks {
@@ -31,9 +16,8 @@ export interface LoopHooks {
 }
 
 /** The training loop: epochs of shuffled mini-batches, metrics, validation, checkpoints, early stop. */
-export async function trainLoop(
-  net: Network, train: Dataset, validation: Dataset | undefined, plan: FitPlan, start: TrainingState | undefined, hooks: LoopHooks,
-): Promise<History> {
+export async function trainLoop(net: Network, data: TrainingData, plan: FitPlan, start: TrainingState | undefined, hooks: LoopHooks): Promise<History> {
+  const { train, validation } = data;
   const started = performance.now();
   const count = Math.min(train.count, plan.limit ?? train.count);
   const batchSize = Math.min(plan.batchSize, count);
@@ -67,7 +51,8 @@ export async function trainLoop(
       for (let offset = 0; offset < rows; offset += MAX_CHUNK_ROWS) {
         const chunk = Math.min(MAX_CHUNK_ROWS, rows - offset);
         const ws = net.loadBatch(train, order, first + offset, chunk);
-        net.forward(chunk, ws.acts[0]);
+        // Every chunk of every step draws its own dropout masks, a function of seed, step and offset alone.
+        net.forward(chunk, ws.acts[0], { training: true, noise: hash32(hash32(plan.seed, history.steps), offset) });
         batchLoss += net.loss(chunk, scale);
         const probs = ws.acts[net.layers.length];
         for (let r = 0; r < chunk; r++) if (argmax(probs, r * classes, classes) === ws.labels[r]) batchCorrect++;

@@ -1,10 +1,11 @@
 import type { DenseSpec } from '../layers/dense';
-import type { FitOptions } from './fit';
+import type { LayerSpec } from '../layers/registry';
+import type { FitOptions } from './types';
 
 /** A named training recipe: the architecture's hidden and output layers and the fit options. */
 export interface Preset {
   description: string;
-  hidden: DenseSpec[];
+  hidden: LayerSpec[];
   /** The softmax output layer (its units are the dataset's class count). */
   output: DenseSpec;
   fit: FitOptions;

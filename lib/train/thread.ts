@@ -2,10 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackendName } from '../backend/contract';
-import type { Dataset } from '../data/mnist';
-import type { Network, NetworkConfig } from '../model/network';
-import type { BatchInfo, EpochRecord, FitOptions, FitPlan, History } from './fit';
-import type { TrainingState } from './loop';
+import type { Dataset } from '../core/dataset';
+import { shapeSize } from '../core/shape';
+import type { NetworkConfig } from '../layers/registry';
+import type { Network } from '../model/network';
+import type { BatchInfo, EpochRecord, FitOptions, FitPlan, History, TrainingData, TrainingState } from './types';
 import { errorFromRecord } from './worker-errors';
 
 /** What the training worker (lib/train/worker.ts) receives. Typed arrays on SharedArrayBuffers arrive as views of the same memory. */
@@ -13,10 +14,9 @@ export interface WorkerJob {
   config: NetworkConfig;
   backend: BackendName;
   threads: number;
-  /** The caller's `net.params`: the worker trains these weights in place. */
-  params: Float32Array;
-  train: Dataset;
-  validation?: Dataset;
+  /** The caller's `net.params` and `net.buffers`: the worker trains these in place. */
+  arenas: { params: Float32Array; buffers: Float32Array };
+  data: TrainingData;
   plan: FitPlan;
   start?: TrainingState;
   /** Shared flags, see `STOP` and `EPOCH_GATE`. */
@@ -45,15 +45,14 @@ export type WorkerMessage =
  * relaying progress to `options`' callbacks on this thread and `options.signal` to the worker.
  * While the worker trains, `net.weightsMoving` is true; during `onEpoch` the worker waits.
  */
-export function fitInWorker(net: Network, backend: BackendName, train: Dataset, options: FitOptions, plan: FitPlan, start: TrainingState | undefined): Promise<History> {
+export function fitInWorker(net: Network, backend: BackendName, data: TrainingData, options: FitOptions, plan: FitPlan, start: TrainingState | undefined): Promise<History> {
   const control = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
   const job: WorkerJob = {
     config: net.config,
     backend,
     threads: net.backend.getThreads(),
-    params: net.params,
-    train: sharedDataset(train, plan.limit),
-    validation: options.validation && sharedDataset(options.validation),
+    arenas: { params: net.params, buffers: net.buffers },
+    data: { train: sharedDataset(data.train, plan.limit), validation: data.validation && sharedDataset(data.validation) },
     plan,
     start,
     control,
@@ -178,25 +177,27 @@ function workerScript(): string {
 /** `data`'s first `limit` samples in shared memory, so the worker reads them without a copy per message. */
 function sharedDataset(data: Dataset, limit = data.count): Dataset {
   const count = Math.min(data.count, limit);
-  const { rows, cols } = data;
-  return { count, rows, cols, images: shared(data.images, count * rows * cols), labels: shared(data.labels, count) };
+  return { count, shape: [...data.shape], inputs: shared(data.inputs, count * shapeSize(data.shape)), labels: shared(data.labels, count) };
 }
+
+type SharedArray = Uint8Array | Uint16Array | Float32Array;
 
 /**
  * Shared copies of the datasets' arrays, kept while the arrays live: each fit copies the data
  * again (so in-place edits between fits are seen) but into memory already mapped, which costs a
  * few ms for MNIST where a fresh 47 MB buffer costs tens (page faults).
  */
-const sharedCopies = new WeakMap<Uint8Array, Uint8Array>();
+const sharedCopies = new WeakMap<SharedArray, SharedArray>();
 
-/** The first `length` of `bytes`: a view when they already live in a SharedArrayBuffer, else a copy in shared memory. */
-function shared(bytes: Uint8Array, length: number): Uint8Array {
-  if (Object.prototype.toString.call(bytes.buffer) === '[object SharedArrayBuffer]') return bytes.subarray(0, length);
-  let copy = sharedCopies.get(bytes);
-  if (!copy || copy.length !== bytes.length) {
-    copy = new Uint8Array(new SharedArrayBuffer(bytes.length));
-    sharedCopies.set(bytes, copy);
+/** The first `length` of `values`: a view when they already live in a SharedArrayBuffer, else a copy in shared memory. */
+function shared<T extends SharedArray>(values: T, length: number): T {
+  if (Object.prototype.toString.call(values.buffer) === '[object SharedArrayBuffer]') return values.subarray(0, length) as T;
+  let copy = sharedCopies.get(values) as T | undefined;
+  if (!copy || copy.length !== values.length) {
+    const Type = values.constructor as new (buffer: SharedArrayBuffer) => T;
+    copy = new Type(new SharedArrayBuffer(values.byteLength));
+    sharedCopies.set(values, copy);
   }
-  copy.set(bytes.subarray(0, length));
-  return copy.subarray(0, length);
+  copy.set(values.subarray(0, length));
+  return copy.subarray(0, length) as T;
 }

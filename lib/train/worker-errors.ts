@@ -5,10 +5,7 @@
  */
 import { ConfigurationError } from '../backend/environment';
 import { NativeUnavailableError } from '../backend/native-missing';
-import { IdxError } from '../data/idx';
-import { MnistError } from '../data/mnist';
-import { AtomicWriteError } from '../io/atomic-write';
-import { ModelFileError } from '../io/safetensors';
+import { AtomicWriteError, IdxError, MnistError, ModelFileError } from '../core/errors';
 
 /** An error as plain data: its class name, message, stack, own fields and cause. */
 export interface ErrorRecord {

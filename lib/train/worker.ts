@@ -13,11 +13,11 @@ import { errorToRecord } from './worker-errors';
 const BATCH_POST_MS = 50;
 
 async function run(job: WorkerJob, post: (message: WorkerMessage) => void): Promise<void> {
-  const net = Network.onParams(job.config, job.params, job.backend);
+  const net = Network.onArenas(job.config, job.arenas, job.backend);
   // The native pool is process-wide, but loading the addon here applies DIGITNET_THREADS again.
   net.backend.setThreads(job.threads);
   let lastPost = -Infinity;
-  const history = await trainLoop(net, job.train, job.validation, job.plan, job.start, {
+  const history = await trainLoop(net, job.data, job.plan, job.start, {
     stopRequested: () => Atomics.load(job.control, STOP) !== 0,
     batch(info) {
       const now = performance.now();

@@ -3,10 +3,11 @@
  * (thread start, addon load, dataset copy into shared memory included) against the same fit on
  * the calling thread, run in alternating pairs so that a busy machine slows both alike.
  */
-import type { BackendName } from '../../backend/contract';
-import type { Dataset } from '../../data/mnist';
+import type { Backend, BackendName } from '../../backend/contract';
+import { getBackend } from '../../backend';
+import type { Dataset } from '../../core/dataset';
 import { Network } from '../../model/network';
-import { fit, fitOnCallingThread, type FitOptions } from '../../train/fit';
+import type { FitOptions } from '../../train/types';
 import { summarize, type Stats } from './measure';
 import { BENCH_OPTIMIZER, CLASSES } from './train';
 
@@ -24,25 +25,27 @@ export interface FitOverhead {
 
 /** Times `repeats` pairs (after one warm-up pair) of one-epoch fits of `hidden` layers at `batch` on `train`. */
 export async function fitOverhead(backend: BackendName, train: Dataset, hidden: number[], batch: number, repeats: number): Promise<FitOverhead> {
-  const create = () =>
+  // A custom Backend object cannot be sent to a worker, so fit trains on the calling thread: a
+  // wrapper around the built-in backend is the same kernels, trained there.
+  const onThisThread: Backend = Object.create(getBackend(backend));
+  const create = (on: Backend | BackendName = backend) =>
     Network.create({
-      input: train.rows * train.cols,
+      input: [...train.shape],
       layers: [...hidden.map((units) => ({ units, activation: 'leaky-relu' as const })), { units: CLASSES, activation: 'softmax' }],
       seed: 1,
-      backend,
+      backend: on,
     });
   const options: FitOptions = { epochs: 1, batchSize: batch, optimizer: BENCH_OPTIMIZER };
-  const wallSeconds = async (run: (net: Network) => Promise<unknown>) => {
-    const net = create();
+  const wallSeconds = async (net: Network) => {
     const start = performance.now();
-    await run(net);
+    await net.fit(train, options);
     return (performance.now() - start) / 1000;
   };
   const here: number[] = [];
   const worker: number[] = [];
   for (let r = 0; r <= repeats; r++) {
-    const onCallingThread = () => wallSeconds((net) => fitOnCallingThread(net, train, options));
-    const inWorker = () => wallSeconds((net) => fit(net, train, options));
+    const onCallingThread = () => wallSeconds(create(onThisThread));
+    const inWorker = () => wallSeconds(create());
     // Alternate which goes first, so that neither always runs on a warmer (or busier) machine.
     const [a, b] = r % 2 === 0 ? [await onCallingThread(), await inWorker()] : [await inWorker(), await onCallingThread()].reverse();
     if (r === 0) continue; // warm-up pair
@@ -52,7 +55,7 @@ export async function fitOverhead(backend: BackendName, train: Dataset, hidden: 
   const ratios = summarize(worker.map((seconds, i) => seconds / here[i]));
   const net = create();
   return {
-    network: net.shape,
+    network: net.architecture,
     batch,
     backend,
     threads: net.backend.getThreads(),

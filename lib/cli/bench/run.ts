@@ -7,7 +7,9 @@
  */
 import type { Backend, BackendName } from '../../backend/contract';
 import { getBackend, nativeAvailable } from '../../backend';
-import { loadMnist, type Dataset } from '../../data/mnist';
+import type { Dataset } from '../../core/dataset';
+import { shapeSize } from '../../core/shape';
+import { loadMnist } from '../../data/mnist';
 import { gemmGflops } from './gemm';
 import { machineInfo, type MachineInfo } from './machine';
 import type { Stats, TimingPlan } from './measure';
@@ -143,7 +145,7 @@ function gemmRows({ plan, native, threadCounts, progress, notes }: Context, shap
 
 /** One network at one batch size: TypeScript, then native at each thread count. */
 async function epochRows({ plan, native, threadCounts, progress }: Context, train: Dataset, hidden: number[], batch: number): Promise<TrainRow[]> {
-  const network = [train.rows * train.cols, ...hidden, CLASSES].join('-');
+  const network = [shapeSize(train.shape), ...hidden, CLASSES].join('-');
   const ts = trainRow(network, batch, 'ts', 1, plan.tsEpochs, train.count, await epochSeconds('ts', train, hidden, batch, plan.tsEpochs));
   const rows = [ts];
   progress(`train ${network} batch ${batch}: ts ${ts.epochSeconds.toFixed(3)} s/epoch`);

@@ -5,7 +5,7 @@
  * scales the time up to the full set: the work per image does not depend on the set's size.
  */
 import type { BackendName } from '../../backend/contract';
-import type { Dataset } from '../../data/mnist';
+import type { Dataset } from '../../core/dataset';
 import { Network } from '../../model/network';
 import type { OptimizerSpec } from '../../train/optimizers';
 import { summarize, type Stats } from './measure';
@@ -31,7 +31,7 @@ export async function epochSeconds(
   backend: BackendName, train: Dataset, hidden: number[], batch: number, plan: EpochPlan,
 ): Promise<Stats> {
   const net = Network.create({
-    input: train.rows * train.cols,
+    input: [...train.shape],
     layers: [...hidden.map((units) => ({ units, activation: 'leaky-relu' as const })), { units: CLASSES, activation: 'softmax' }],
     seed: 1,
     backend,

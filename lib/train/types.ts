@@ -1,0 +1,132 @@
+/**
+ * The types of training: what `fit` takes and returns, and the plain data the training worker
+ * and checkpoints exchange. Types only, so that every part of training (and `Network.fit`) can
+ * name them without importing the code.
+ */
+import type { Dataset } from '../core/dataset';
+import type { OptimizerSpec, ScheduleSpec } from './optimizers';
+
+/** Options of `Network.fit`. */
+export interface FitOptions {
+  /** Passes over the training set (default 10). With a full batch, one epoch is one descent step. */
+  epochs?: number;
+  /** Samples per optimizer step (default 64); `Infinity` or the set's size is the paper's full-batch descent. */
+  batchSize?: number;
+  /** Default `{ name: 'adam', lr: 1e-3 }`. */
+  optimizer?: OptimizerSpec;
+  /** Default constant. */
+  schedule?: ScheduleSpec;
+  /** `'sum'` is the paper's E (eq. 3), summed over the batch; `'mean'` divides by the batch size (default). */
+  loss?: 'mean' | 'sum';
+  /** Reshuffle the samples every epoch (default true). */
+  shuffle?: boolean;
+  /** Seed of the shuffles (default 1). */
+  seed?: number;
+  /** Train on the first `limit` samples only. */
+  limit?: number;
+  /** Evaluated after every epoch; its accuracy drives `targetAccuracy`. */
+  validation?: Dataset;
+  /**
+   * Hold back this fraction (0 < x < 1) of `train`, its last samples as stored, as the
+   * validation set (instead of `validation`); `limit` then applies to the rest.
+   */
+  validationSplit?: number;
+  /** Stop once validation accuracy reaches this fraction (needs `validation`). */
+  targetAccuracy?: number;
+  /**
+   * Progress, on the calling thread. Training in a worker (the 'native' and 'ts' backends) reports
+   * the latest step at most every 50 ms; training on the calling thread reports every step.
+   */
+  onBatch?: (info: BatchInfo) => void;
+  /**
+   * Called after every epoch, on the calling thread; training waits until it returns (or its
+   * promise settles), so `predict`, `evaluate` and `save` in it see that epoch's final weights.
+   * A callback that throws (or rejects) stops training, and `fit` rejects with its error.
+   */
+  onEpoch?: (record: EpochRecord) => unknown;
+  /** Aborting stops training before the next step; the network keeps the weights of the last step. */
+  signal?: AbortSignal;
+  /** After every completed epoch, save weights, optimizer state, epoch and RNG state to this safetensors file (it also loads as a model). */
+  checkpoint?: string;
+  /** Continue from this checkpoint: same architecture and training options (epochs may differ); its weights replace the network's. */
+  resume?: string;
+}
+
+/** What `onBatch` receives. */
+export interface BatchInfo {
+  epoch: number;
+  batch: number;
+  batches: number;
+  /** Mean loss per sample of this batch. */
+  loss: number;
+  /** Training accuracy of this batch (before the step). */
+  accuracy: number;
+  /** Samples processed so far in this epoch. */
+  samples: number;
+  lr: number;
+}
+
+/** One epoch's figures. */
+export interface EpochRecord {
+  /** 1-based. */
+  epoch: number;
+  /** Mean training loss per sample over the epoch (measured before each step). */
+  loss: number;
+  /** Training accuracy over the epoch (measured before each step). */
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  /** Seconds spent training in this epoch (validation excluded). */
+  seconds: number;
+  lr: number;
+}
+
+/** `fit`'s result. */
+export interface History {
+  epochs: EpochRecord[];
+  /** Optimizer steps taken. */
+  steps: number;
+  /** Wall-clock seconds of the whole fit, validation included. */
+  seconds: number;
+  /** Why training ended. */
+  stopped: 'completed' | 'target' | 'aborted';
+}
+
+/**
+ * The options `fit` checked and completed, as plain data (the worker thread receives them; a
+ * checkpoint records the ones that must match on resume).
+ */
+export interface FitPlan {
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerSpec;
+  schedule: ScheduleSpec;
+  loss: 'mean' | 'sum';
+  shuffle: boolean;
+  seed: number;
+  limit?: number;
+  validationSplit?: number;
+  targetAccuracy?: number;
+  checkpoint?: string;
+}
+
+/** The sets a fit trains and validates on, after `validationSplit`. */
+export interface TrainingData {
+  train: Dataset;
+  validation?: Dataset;
+}
+
+/** Where a run stands after a completed epoch: what a checkpoint saves and a resume starts from. */
+export interface TrainingState {
+  /** Completed epochs. */
+  epoch: number;
+  /** Optimizer steps taken. */
+  steps: number;
+  /** The optimizer's step count and moments (see `Optimizer`). */
+  t: number;
+  m: Float32Array;
+  v: Float32Array;
+  /** The shuffling generator's state after the last completed epoch. */
+  rng: number[];
+  history: EpochRecord[];
+}

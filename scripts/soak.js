@@ -38,8 +38,8 @@ async function main() {
   const file = path.join(dir, 'model.safetensors');
   try {
     const { train, test } = await loadMnist();
-    const net = Network.create({ input: 784, seed: 1, layers: [{ units: 128, activation: 'leaky-relu' }, { units: 10, activation: 'softmax' }] });
-    const floats = Float32Array.from(test.images.subarray(0, 100 * 784), (p) => p / 255);
+    const net = Network.create({ input: [1, 28, 28], seed: 1, layers: [{ units: 128, activation: 'leaky-relu' }, { type: 'dropout', rate: 0.2 }, { units: 10, activation: 'softmax' }] });
+    const floats = Float32Array.from(test.inputs.subarray(0, 100 * 784), (p) => p / 255);
     const rss = [];
     const started = Date.now();
     for (let round = 1; round <= rounds; round++) {

@@ -95,8 +95,9 @@ class Args {
     return static_cast<float>(value);
   }
 
-  // A size, leading dimension, offset, count, step or thread count: a finite integer >= min.
-  double integer(size_t i, const char* arg, double min) {
+  // A size, leading dimension, offset, count, step, thread count or key: a finite integer in
+  // [min, max].
+  double integer(size_t i, const char* arg, double min, double max = INFINITY) {
     if (!ok_) return 0.0;
     double value = 0.0;
     if (napi_get_value_double(env_, info_[i], &value) != napi_ok || !std::isfinite(value) ||
@@ -107,6 +108,21 @@ class Args {
       return rangeError(std::string(arg) + " must be >= " + jsNumber(env_, min) + ", got " +
                         jsNumber(env_, value)),
              0.0;
+    }
+    if (value > max) {
+      return rangeError(std::string(arg) + " must be <= " + jsNumber(env_, max) + ", got " +
+                        jsNumber(env_, value)),
+             0.0;
+    }
+    return value;
+  }
+
+  // A fraction in [0, 1) (dropout's rate); NaN is refused.
+  double fraction(size_t i, const char* arg) {
+    const double value = number(i, arg);
+    if (!ok_) return 0.0;
+    if (!(value >= 0.0 && value < 1.0)) {
+      return rangeError(std::string(arg) + " must be in [0, 1), got " + jsNumber(env_, value)), 0.0;
     }
     return value;
   }
@@ -147,16 +163,17 @@ class Args {
     length(arg, view, matrixSpan(rows, cols, ld));
   }
 
-  // `out` (written) shares memory with `in` (read): refused, since the kernel would read what it
-  // has already overwritten. Spans are [data, data + elements); empty ones overlap nothing.
+  // `out` (written) shares memory with `in` (read, or also written): refused with `why`, since
+  // the kernel would read or keep what it has already overwritten. Spans are
+  // [data, data + elements); empty ones overlap nothing.
   void disjoint(const char* out, const View<float>& outView, double outElements, const char* in,
-                const View<float>& inView, double inElements) {
+                const View<float>& inView, double inElements, const char* why) {
     if (!ok_ || outElements == 0 || inElements == 0) return;
     const auto begin = [](const View<float>& v) { return reinterpret_cast<std::uintptr_t>(v.data); };
     const std::uintptr_t outEnd = begin(outView) + toSize(outElements) * sizeof(float);
     const std::uintptr_t inEnd = begin(inView) + toSize(inElements) * sizeof(float);
     if (begin(outView) < inEnd && begin(inView) < outEnd) {
-      rangeError(std::string(out) + " overlaps " + in + " (the product cannot be written over an operand)");
+      rangeError(std::string(out) + " overlaps " + in + " (" + why + ")");
     }
   }
 
@@ -255,8 +272,9 @@ Napi::Value gemmWith(const Napi::CallbackInfo& info, const char* kernel, GemmFn 
   const double ldc = in.integer(12, "ldc", std::max(1.0, n));
   in.matrix("c", c, m, n, ldc);
   const double cSpan = matrixSpan(m, n, ldc);
-  in.disjoint("c", c, cSpan, "a", a, matrixSpan(aRows, aCols, lda));
-  in.disjoint("c", c, cSpan, "b", b, matrixSpan(bRows, bCols, ldb));
+  constexpr const char* kWhy = "the product cannot be written over an operand";
+  in.disjoint("c", c, cSpan, "a", a, matrixSpan(aRows, aCols, lda), kWhy);
+  in.disjoint("c", c, cSpan, "b", b, matrixSpan(bRows, bCols, ldb), kWhy);
   if (!in.ok()) return Napi::Value();
   run(transA, transB, toSize(m), toSize(n), toSize(k), alpha, a.data, kernelLd(aRows, aCols, lda),
       b.data, kernelLd(bRows, bCols, ldb), beta, c.data, kernelLd(m, n, ldc));
@@ -401,6 +419,43 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   }, labels);
 }
 
+// ---- dropout and elementwise product --------------------------------------------------------
+
+// dropout(n, key, rate, x, y, mask)
+Napi::Value Dropout(const Napi::CallbackInfo& info) {
+  Args in(info, "dropout");
+  const double n = in.integer(0, "n", 0);
+  const double key = in.integer(1, "key", 0, 4294967295.0);
+  const double rate = in.fraction(2, "rate");
+  const View<float> x = in.f32(3, "x");
+  in.length("x", x, n);
+  const View<float> y = in.f32(4, "y");
+  in.length("y", y, n);
+  const View<float> mask = in.f32(5, "mask");
+  in.length("mask", mask, n);
+  constexpr const char* kWhy = "the mask needs memory of its own";
+  in.disjoint("mask", mask, n, "x", x, n, kWhy);
+  in.disjoint("mask", mask, n, "y", y, n, kWhy);
+  if (!in.ok()) return Napi::Value();
+  digitnet::dropout(toSize(n), static_cast<std::uint32_t>(key), rate, x.data, y.data, mask.data);
+  return Napi::Value();
+}
+
+// multiply(n, a, b, out)
+Napi::Value Multiply(const Napi::CallbackInfo& info) {
+  Args in(info, "multiply");
+  const double n = in.integer(0, "n", 0);
+  const View<float> a = in.f32(1, "a");
+  in.length("a", a, n);
+  const View<float> b = in.f32(2, "b");
+  in.length("b", b, n);
+  const View<float> out = in.f32(3, "out");
+  in.length("out", out, n);
+  if (!in.ok()) return Napi::Value();
+  digitnet::multiply(toSize(n), a.data, b.data, out.data);
+  return Napi::Value();
+}
+
 // ---- data ----------------------------------------------------------------------------------
 
 // "indices[i] is v, src has n rows", the message of lib/backend/check.ts.
@@ -537,6 +592,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"activationGrad", ActivationBackward},
       {"softmax", Softmax},
       {"softmaxCrossEntropy", SoftmaxCrossEntropy},
+      {"dropout", Dropout},
+      {"multiply", Multiply},
       {"gatherRows", GatherRows},
       {"sgdStep", SgdStep},
       {"momentumStep", MomentumStep},

@@ -59,6 +59,16 @@ IndexStatus softmaxCrossEntropy(std::size_t rows, std::size_t cols, const float*
                                 const std::uint16_t* labels, float* probs, float* dlogits,
                                 float scale, double* loss);
 
+// ---- dropout and elementwise product -----------------------------------------------------
+// x, y, mask are (n), 0 <= rate < 1: inverted dropout with the mask of lib/core/random.ts's
+// counter-based hash (native/dropout.h): value i is kept when hashAt(streamSalt(key), i) <
+// (1 - rate) * 2^32; mask[i] = kept ? float(1 / (1 - rate)) : 0; y[i] = x[i] * mask[i] (the
+// float product). y may be x; mask overlaps neither. Vectorised (dropout.h) and split over the
+// pool; each value depends on its index alone, so neither changes a bit of the result.
+void dropout(std::size_t n, std::uint32_t key, double rate, const float* x, float* y, float* mask);
+// a, b, out are (n): out[i] = a[i] * b[i]. out may be a or b.
+void multiply(std::size_t n, const float* a, const float* b, float* out);
+
 // ---- data --------------------------------------------------------------------------------
 // src is (srcRows,rowLen) u8, indices is (count), dst is (count,rowLen):
 // dst[r,j] = scale * src[indices[r],j], rounded to float. An index >= srcRows stops it

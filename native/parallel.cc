@@ -332,4 +332,12 @@ void parallel_for(std::size_t nblocks, const std::function<void(std::size_t)>& f
 
 double helperJoinSeconds() { return pool().joinSeconds(); }
 
+void parallel_ranges(std::size_t n, std::size_t block, std::size_t minParallel,
+                     const std::function<void(std::size_t, std::size_t)>& fn) {
+  if (n == 0) return;
+  if (n < minParallel || block == 0 || n <= block || getThreads() <= 1) return fn(0, n);
+  const std::size_t blocks = (n + block - 1) / block;
+  parallel_for(blocks, [&](std::size_t b) { fn(b * block, std::min(n, (b + 1) * block)); });
+}
+
 }  // namespace digitnet

@@ -32,6 +32,13 @@ int getThreads();
 // calling thread taking its share. fn must not throw.
 void parallel_for(std::size_t nblocks, const std::function<void(std::size_t)>& fn);
 
+// Elementwise work over [0, n): fn(first, last) on consecutive ranges of `block` elements (the
+// last one shorter) handed out as parallel_for blocks when n >= minParallel, else one call
+// fn(0, n) on the calling thread. For kernels whose elements are independent of each other, so
+// that the split never changes a result.
+void parallel_ranges(std::size_t n, std::size_t block, std::size_t minParallel,
+                     const std::function<void(std::size_t, std::size_t)>& fn);
+
 // The measured time a helper that is polling (it has just run a region) takes to join the next
 // one, from the region's start: a product that one thread finishes sooner gains nothing from a
 // split.

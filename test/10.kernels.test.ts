@@ -4,9 +4,11 @@
  */
 import { ACTIVATIONS, type ActivationName, type Backend } from '../lib/backend/contract';
 import { describeEachBackend } from './backends';
+import { hash32 } from '../lib/core/random';
 import {
-  expectClose, expectSame, randomF32, randomU16, randomU8, refActivation, refActivationGrad, refAddBias, refAdamStep,
-  refBiasGrad, refGatherRows, refGemm, refMomentumStep, refSgdStep, refSoftmax, refSoftmaxCrossEntropy,
+  expectClose, expectIdentical, expectSame, randomF32, randomU16, randomU8, refActivation, refActivationGrad, refAddBias, refAdamStep,
+  refBiasGrad, refDropout, refGatherRows, refGemm, refMomentumStep, refMultiply, refSgdStep, refSoftmax,
+  refSoftmaxCrossEntropy,
 } from './reference';
 
 type Shape = [m: number, n: number, k: number];
@@ -355,6 +357,159 @@ describeEachBackend('softmax and softmaxCrossEntropy', (B) => {
     const loss = B.softmaxCrossEntropy(4, 300, logits, labels, logits, logits, 0.25);
     expect(loss).toBeCloseTo(want.loss, 4);
     expectClose(logits, want.dlogits, 1e-6, 'dlogits');
+  });
+});
+
+/** Odd sizes around the vector widths (8, 16) and the blocks the native kernel splits into (8192). */
+const DROPOUT_SIZES = [1, 7, 17, 33, 65, 130, 1000, 8193, 100003];
+const DROPOUT_KEYS = [0, 1, 0x9e3779b9, 0xffffffff];
+const DROPOUT_RATES = [0, 0.1, 0.5, 0.999];
+
+/** Floats that test a product: signs, zeros, infinities, NaN, subnormals, values whose scaling overflows. */
+const SPECIAL = [0, -0, 1, -1, 0.1, -2.5, Infinity, -Infinity, NaN, 1e-45, -3e-39, 1.17e-38, 3.4e38, -3e38, 65504, 1 / 3];
+
+/** SPECIAL repeated over n values, each repetition shifted by a random float. */
+function specialF32(n: number, seed: number): Float32Array {
+  const noise = randomF32(n, seed);
+  return Float32Array.from({ length: n }, (_, i) => (i % 32 < SPECIAL.length ? SPECIAL[i % 32] : noise[i]));
+}
+
+describeEachBackend('dropout and multiply', (B) => {
+  /** Runs dropout out of place on fresh outputs (filled with 9, so that a value not written shows). */
+  const run = (n: number, key: number, rate: number, x: Float32Array, pad = 0) => {
+    const y = new Float32Array(n + pad).fill(9);
+    const mask = new Float32Array(n + pad).fill(9);
+    B.dropout(n, key, rate, x, y, mask);
+    return { y, mask };
+  };
+
+  test.each(DROPOUT_SIZES)('dropout matches the reference bit for bit (n = %i, every key and rate)', (n) => {
+    const x = randomF32(n, n, -4, 4);
+    for (const key of DROPOUT_KEYS) {
+      for (const rate of DROPOUT_RATES) {
+        const { y, mask } = run(n, key, rate, x);
+        const want = refDropout(n, key, rate, x);
+        expectIdentical(mask, Float32Array.from(want.mask), `mask key=${key} rate=${rate}`);
+        expectIdentical(y, Float32Array.from(want.y), `y key=${key} rate=${rate}`);
+      }
+    }
+  });
+
+  test('dropout keeps value i when hash32(key, i) of lib/core/random.ts is below (1 - rate) * 2^32', () => {
+    const n = 5000;
+    for (const [key, rate] of [[12345, 0.3], [0xffffffff, 0.75]]) {
+      const { mask } = run(n, key, rate, new Float32Array(n).fill(1));
+      const kept = Array.from({ length: n }, (_, i) => hash32(key, i) < (1 - rate) * 2 ** 32);
+      expect(Array.from(mask, (m) => m !== 0)).toEqual(kept);
+    }
+  });
+
+  test('dropout drops about rate of the values and scales the rest by float(1 / (1 - rate))', () => {
+    const n = 100003;
+    const x = randomF32(n, 3, 0.5, 2);
+    for (const rate of [0.1, 0.3, 0.5, 0.9]) {
+      const { y, mask } = run(n, 77, rate, x);
+      const scale = Math.fround(1 / (1 - rate));
+      let dropped = 0;
+      const wrong: number[] = [];
+      for (let i = 0; i < n; i++) {
+        if (mask[i] === 0) dropped++;
+        const ok = mask[i] === 0 ? Object.is(y[i], 0) : mask[i] === scale && y[i] === Math.fround(x[i] * scale);
+        if (!ok && wrong.length < 5) wrong.push(i);
+      }
+      expect(wrong.map((i) => [i, x[i], mask[i], y[i]])).toEqual([]);
+      expect(Math.abs(dropped / n - rate)).toBeLessThan(0.01);
+    }
+  });
+
+  test('dropout with rate 0 keeps every value as it is; a rate just below 1 drops nearly all', () => {
+    const x = specialF32(1000, 4);
+    const { y, mask } = run(1000, 5, 0, x);
+    expectIdentical(mask, new Float32Array(1000).fill(1), 'mask');
+    expectIdentical(y, x, 'y');
+    const { mask: few } = run(1000, 5, 1 - 2 ** -20, x);
+    expect(few.filter((m) => m !== 0).length).toBeLessThan(3);
+    expect(few.find((m) => m !== 0) ?? 2 ** 20).toBe(2 ** 20);
+  });
+
+  test('dropout multiplies as float does: signs of zero, NaN, infinities, subnormals, overflow', () => {
+    const n = 1000;
+    const x = specialF32(n, 6);
+    for (const rate of [0.5, 0.999]) {
+      const { y, mask } = run(n, 8, rate, x);
+      const want = refDropout(n, 8, rate, x);
+      expectIdentical(mask, Float32Array.from(want.mask), `mask rate=${rate}`);
+      expectIdentical(y, Float32Array.from(want.y), `y rate=${rate}`);
+    }
+  });
+
+  test('dropout works in place (y = x) and on views at any offset', () => {
+    const n = 1031;
+    const x = randomF32(n, 9, -3, 3);
+    const want = run(n, 42, 0.4, x);
+    const inPlace = x.slice();
+    const mask = new Float32Array(n);
+    B.dropout(n, 42, 0.4, inPlace, inPlace, mask);
+    expect(inPlace).toEqual(want.y.subarray(0, n));
+    expect(mask).toEqual(want.mask.subarray(0, n));
+    // Odd offsets: the vector loads and stores of the native kernel are unaligned.
+    const memory = new Float32Array(3 * n + 10);
+    const xv = memory.subarray(1, 1 + n);
+    xv.set(x);
+    const yv = memory.subarray(n + 4, 2 * n + 4);
+    const mv = memory.subarray(2 * n + 7, 3 * n + 7);
+    B.dropout(n, 42, 0.4, xv, yv, mv);
+    expect(yv).toEqual(want.y.subarray(0, n));
+    expect(mv).toEqual(want.mask.subarray(0, n));
+  });
+
+  test('dropout writes only the first n values of y and mask; n = 0 writes nothing', () => {
+    const x = randomF32(40, 10);
+    for (const n of [0, 1, 9, 17, 31]) {
+      const { y, mask } = run(n, 3, 0.5, x, 5);
+      expect(Array.from(y.subarray(n))).toEqual([9, 9, 9, 9, 9]);
+      expect(Array.from(mask.subarray(n))).toEqual([9, 9, 9, 9, 9]);
+    }
+  });
+
+  test('dropout masks of different keys differ; the same key gives the same mask', () => {
+    const x = new Float32Array(1000).fill(1);
+    expect(run(1000, 1, 0.5, x).mask).toEqual(run(1000, 1, 0.5, x).mask);
+    const a = run(1000, 1, 0.5, x).mask, b = run(1000, 2, 0.5, x).mask;
+    expect(a.filter((m, i) => m !== b[i]).length).toBeGreaterThan(300);
+  });
+
+  test.each([1, 7, 17, 33, 65, 130, 1000, 100003])('multiply is the float product, bit for bit (n = %i)', (n) => {
+    const a = specialF32(n, n);
+    const b = randomF32(n, n + 1, -1e3, 1e3);
+    const out = new Float32Array(n + 3).fill(9);
+    B.multiply(n, a, b, out);
+    expectIdentical(out.subarray(0, n), Float32Array.from(refMultiply(n, a, b)), 'out');
+    expect(Array.from(out.subarray(n))).toEqual([9, 9, 9]);
+  });
+
+  test('multiply works in place (out = a, out = b) and squares (a = b = out)', () => {
+    const n = 1031;
+    const a = randomF32(n, 11, -3, 3), b = randomF32(n, 12, -3, 3);
+    const want = Float32Array.from(refMultiply(n, a, b));
+    const outA = a.slice();
+    B.multiply(n, outA, b, outA);
+    expect(outA).toEqual(want);
+    const outB = b.slice();
+    B.multiply(n, a, outB, outB);
+    expect(outB).toEqual(want);
+    const sq = a.slice();
+    B.multiply(n, sq, sq, sq);
+    expect(sq).toEqual(Float32Array.from(refMultiply(n, a, a)));
+  });
+
+  test('multiply by a dropout mask is dropout\'s backward: dx = dy * mask', () => {
+    const n = 777;
+    const { mask } = run(n, 21, 0.3, randomF32(n, 13));
+    const dy = randomF32(n, 14);
+    const dx = new Float32Array(n);
+    B.multiply(n, dy, mask, dx);
+    expect(dx).toEqual(Float32Array.from(dy, (v, i) => Math.fround(v * mask[i])));
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { ACTIVATIONS, type Backend } from '../lib/backend/contract';
 import { describeNativeVsTs } from './backends';
-import { expectClose, randomF32, randomU16, randomU8 } from './reference';
+import { expectClose, expectIdentical, randomF32, randomU16, randomU8 } from './reference';
 
 /** One run of a kernel on fresh copies of fixed inputs; returns every output it wrote. */
 interface Scenario {
@@ -148,5 +148,99 @@ describeNativeVsTs('native vs TypeScript parity', (native, ts) => {
   test('both report their own name', () => {
     expect(native.name).toBe('native');
     expect(ts.name).toBe('ts');
+  });
+});
+
+/** Floats whose products are edge cases: signs of zero, NaN, infinities, subnormals, overflow. */
+const SPECIAL = [0, -0, -1, Infinity, -Infinity, NaN, 1e-45, -3e-39, 3.4e38, -3e38];
+
+/** x for dropout and multiply: random values of every magnitude, SPECIAL sprinkled in. */
+function edgyF32(n: number, seed: number): Float32Array {
+  const x = randomF32(n, seed, -1, 1);
+  const scale = randomF32(n, seed + 1, -40, 40);
+  for (let i = 0; i < n; i++) x[i] = i % 13 < SPECIAL.length && i % 3 === 0 ? SPECIAL[i % 13] : x[i] * 10 ** Math.round(scale[i]);
+  return x;
+}
+
+describeNativeVsTs('native vs TypeScript: dropout and multiply give identical bits', (native, ts) => {
+  const SIZES = [1, 7, 17, 33, 65, 130, 1000, 100003];
+  const KEYS = [0, 1, 0x9e3779b9, 0xffffffff];
+  const RATES = [0, 0.1, 0.5, 0.999, 1 - 2 ** -53];
+
+  const dropout = (B: Backend, n: number, key: number, rate: number, x: Float32Array) => {
+    const y = new Float32Array(n);
+    const mask = new Float32Array(n);
+    B.dropout(n, key, rate, x, y, mask);
+    return { y, mask };
+  };
+
+  let threads = 1;
+  beforeAll(() => {
+    threads = native.getThreads();
+  });
+  afterAll(() => {
+    native.setThreads(threads);
+  });
+
+  test.each(SIZES)('dropout, n = %i, every key and rate: the same masks and outputs', (n) => {
+    const x = edgyF32(n, n);
+    for (const key of KEYS) {
+      for (const rate of RATES) {
+        const want = dropout(ts, n, key, rate, x);
+        const got = dropout(native, n, key, rate, x);
+        expectIdentical(got.mask, want.mask, `mask key=${key} rate=${rate}`);
+        expectIdentical(got.y, want.y, `y key=${key} rate=${rate}`);
+      }
+    }
+    // toEqual as well, on a smaller case (the helper above is the fast path for the long arrays).
+    const small = Math.min(n, 1000);
+    expect(dropout(native, small, 5, 0.3, x)).toEqual(dropout(ts, small, 5, 0.3, x));
+  });
+
+  test('dropout in place (y = x) gives what it gives out of place, on both', () => {
+    const n = 4099;
+    const x = edgyF32(n, 3);
+    const want = dropout(ts, n, 99, 0.25, x);
+    for (const B of [ts, native]) {
+      const y = x.slice();
+      const mask = new Float32Array(n);
+      B.dropout(n, 99, 0.25, y, y, mask);
+      expectIdentical(y, want.y, `${B.name} y`);
+      expectIdentical(mask, want.mask, `${B.name} mask`);
+    }
+  });
+
+  test('native dropout and multiply give the same bits on 1, 2, 3 and 4 threads (split or not)', () => {
+    const n = (1 << 18) + 13; // large enough for both kernels to split it over the pool
+    const x = edgyF32(n, 7);
+    const b = randomF32(n, 8, -2, 2);
+    const want = dropout(ts, n, 31337, 0.4, x);
+    const wantProduct = new Float32Array(n);
+    ts.multiply(n, x, b, wantProduct);
+    for (const t of [1, 2, 3, 4]) {
+      native.setThreads(t);
+      const got = dropout(native, n, 31337, 0.4, x);
+      expectIdentical(got.mask, want.mask, `mask on ${t} threads`);
+      expectIdentical(got.y, want.y, `y on ${t} threads`);
+      const product = new Float32Array(n);
+      native.multiply(n, x, b, product);
+      expectIdentical(product, wantProduct, `product on ${t} threads`);
+    }
+  });
+
+  test.each(SIZES)('multiply, n = %i: the same products', (n) => {
+    const a = edgyF32(n, n + 5);
+    const b = edgyF32(n, n + 6);
+    const run = (B: Backend): Float32Array[] => {
+      const out = new Float32Array(n);
+      B.multiply(n, a, b, out);
+      const inPlace = a.slice();
+      B.multiply(n, inPlace, b, inPlace);
+      return [out, inPlace];
+    };
+    const [want, wantInPlace] = run(ts);
+    const [got, gotInPlace] = run(native);
+    expectIdentical(got, want, 'out');
+    expectIdentical(gotInPlace, wantInPlace, 'out = a');
   });
 });

@@ -26,6 +26,8 @@ const VALID: Record<Kernel, () => Record<string, unknown>> = {
   softmax: () => ({ rows: 2, cols: 3, logits: f32(6), probs: f32(6, 7) }),
   softmaxCrossEntropy: () => ({ rows: 2, cols: 3, logits: f32(6), labels: Uint8Array.from([0, 2]), probs: f32(6, 7),
     dlogits: f32(6, 8), scale: 1 }),
+  dropout: () => ({ n: 5, key: 7, rate: 0.5, x: f32(5), y: f32(5, 6), mask: f32(5, 7) }),
+  multiply: () => ({ n: 4, a: f32(4), b: f32(4, 5), out: f32(4, 6) }),
   // src: 14 bytes of rows of 3 = 4 whole rows (the last 2 bytes are not a row).
   gatherRows: () => ({ src: Uint8Array.from({ length: 14 }, (_, i) => i + 1), rowLen: 3,
     indices: Uint32Array.from([0, 1, 2, 3]), offset: 1, count: 2, scale: 1 / 255, dst: f32(6) }),
@@ -101,6 +103,33 @@ function wrongTypeCases(): BadCall[] {
 const range = (title: string, kernel: Kernel, overrides: Record<string, unknown>, message: string): BadCall =>
   ({ title: `${kernel} ${title}`, kernel, args: call(kernel, overrides), error: 'RangeError', message });
 
+/**
+ * dropout's mask sharing memory with x or y: views of one buffer (made afresh for each call), in
+ * every arrangement: the same view, the mask starting inside x or y, x or y starting inside it.
+ */
+function dropoutOverlaps(): BadCall[] {
+  const overlapsX = 'dropout: mask overlaps x (the mask needs memory of its own)';
+  const overlapsY = 'dropout: mask overlaps y (the mask needs memory of its own)';
+  const views = (place: (all: Float32Array) => Record<string, Float32Array>) => (): unknown[] => {
+    const named: Record<string, unknown> = { ...VALID.dropout(), ...place(f32(32)) };
+    return SIGNATURES.dropout.map(([name]) => named[name]);
+  };
+  const overlap = (title: string, message: string, place: (all: Float32Array) => Record<string, Float32Array>): BadCall =>
+    ({ title: `dropout ${title}`, kernel: 'dropout', args: views(place), error: 'RangeError', message });
+  return [
+    overlap('mask = x', overlapsX, (all) => ({ x: all.subarray(0, 5), mask: all.subarray(0, 5) })),
+    overlap('mask starting inside x', overlapsX, (all) => ({ x: all.subarray(0, 5), mask: all.subarray(4, 9) })),
+    overlap('x starting inside mask', overlapsX, (all) => ({ x: all.subarray(4, 9), mask: all.subarray(0, 5) })),
+    overlap('mask = y', overlapsY, (all) => ({ y: all.subarray(10, 15), mask: all.subarray(10, 15) })),
+    overlap('mask starting inside y', overlapsY, (all) => ({ y: all.subarray(10, 15), mask: all.subarray(14, 19) })),
+    overlap('y starting inside mask', overlapsY, (all) => ({ y: all.subarray(12, 17), mask: all.subarray(8, 13) })),
+    overlap('mask = x = y (x reported first)', overlapsX, (all) => {
+      const one = all.subarray(0, 5);
+      return { x: one, y: one, mask: one };
+    }),
+  ];
+}
+
 /** Out-of-range values: negative sizes, short leading dimensions, short buffers, bad contents. */
 const RANGE_CASES: BadCall[] = [
   range('m = -1', 'gemm', { m: -1 }, 'gemm: m must be >= 0, got -1'),
@@ -173,6 +202,26 @@ const RANGE_CASES: BadCall[] = [
     { cols: 300, logits: f32(600), labels: Uint16Array.from([299, 300]), probs: f32(600, 7), dlogits: f32(600, 8) },
     'softmaxCrossEntropy: labels[1] is 300, must be < cols (300)'),
 
+  range('n = -1', 'dropout', { n: -1 }, 'dropout: n must be >= 0, got -1'),
+  range('key = -1', 'dropout', { key: -1 }, 'dropout: key must be >= 0, got -1'),
+  range('key = 2^32', 'dropout', { key: 2 ** 32 }, 'dropout: key must be <= 4294967295, got 4294967296'),
+  range('key = 2^53', 'dropout', { key: 2 ** 53 }, 'dropout: key must be <= 4294967295, got 9007199254740992'),
+  range('rate = -0.1', 'dropout', { rate: -0.1 }, 'dropout: rate must be in [0, 1), got -0.1'),
+  range('rate = 1', 'dropout', { rate: 1 }, 'dropout: rate must be in [0, 1), got 1'),
+  range('rate = 1.5', 'dropout', { rate: 1.5 }, 'dropout: rate must be in [0, 1), got 1.5'),
+  range('rate = NaN', 'dropout', { rate: NaN }, 'dropout: rate must be in [0, 1), got NaN'),
+  range('rate = Infinity', 'dropout', { rate: Infinity }, 'dropout: rate must be in [0, 1), got Infinity'),
+  range('rate = -Infinity', 'dropout', { rate: -Infinity }, 'dropout: rate must be in [0, 1), got -Infinity'),
+  range('x shorter than n', 'dropout', { x: f32(4) }, 'dropout: x has 4 elements, needs at least 5'),
+  range('y shorter than n', 'dropout', { y: f32(4) }, 'dropout: y has 4 elements, needs at least 5'),
+  range('mask shorter than n', 'dropout', { mask: f32(0) }, 'dropout: mask has 0 elements, needs at least 5'),
+  ...dropoutOverlaps(),
+
+  range('n = -1', 'multiply', { n: -1 }, 'multiply: n must be >= 0, got -1'),
+  range('a shorter than n', 'multiply', { a: f32(3) }, 'multiply: a has 3 elements, needs at least 4'),
+  range('b shorter than n', 'multiply', { b: f32(3) }, 'multiply: b has 3 elements, needs at least 4'),
+  range('out shorter than n', 'multiply', { out: f32(0) }, 'multiply: out has 0 elements, needs at least 4'),
+
   range('rowLen = -1', 'gatherRows', { rowLen: -1 }, 'gatherRows: rowLen must be >= 0, got -1'),
   range('offset = -1', 'gatherRows', { offset: -1 }, 'gatherRows: offset must be >= 0, got -1'),
   range('count = -1', 'gatherRows', { count: -1 }, 'gatherRows: count must be >= 0, got -1'),
@@ -237,6 +286,20 @@ const ORDER_CASES: BadCall[] = [
   { title: 'gatherRows reports a short indices (checked after count) before a bad scale', kernel: 'gatherRows',
     args: call('gatherRows', { count: 9, scale: null }), error: 'RangeError',
     message: 'gatherRows: indices has 4 elements, needs at least 10' },
+  { title: 'dropout reports n before a bad key', kernel: 'dropout', args: call('dropout', { n: -2, key: -1 }),
+    error: 'RangeError', message: 'dropout: n must be >= 0, got -2' },
+  { title: 'dropout reports the key before a bad rate', kernel: 'dropout', args: call('dropout', { key: 2 ** 32, rate: 1 }),
+    error: 'RangeError', message: 'dropout: key must be <= 4294967295, got 4294967296' },
+  { title: 'dropout reports the rate before a wrongly typed x', kernel: 'dropout', args: call('dropout', { rate: 1, x: null }),
+    error: 'RangeError', message: 'dropout: rate must be in [0, 1), got 1' },
+  { title: 'dropout reports a short mask before an overlap', kernel: 'dropout',
+    args: () => {
+      const all = f32(16);
+      return call('dropout', { x: all.subarray(0, 5), mask: all.subarray(2, 6) })();
+    },
+    error: 'RangeError', message: 'dropout: mask has 4 elements, needs at least 5' },
+  { title: 'multiply reports a short a before a wrongly typed b', kernel: 'multiply', args: call('multiply', { a: f32(1), b: 'no' }),
+    error: 'RangeError', message: 'multiply: a has 1 elements, needs at least 4' },
 ];
 
 const ALL_CASES = [...wrongTypeCases(), ...RANGE_CASES, ...ORDER_CASES];
@@ -334,6 +397,33 @@ describeEachBackend('validation', (B) => {
     expect(thrown(() => B.softmax(0, 0, new Float32Array(0), new Float32Array(0)))).toBeUndefined();
     expect(thrown(() => B.adamStep(0, 1, 0.9, 0.999, 1e-8, 1, new Float32Array(0), new Float32Array(0),
       new Float32Array(0), new Float32Array(0)))).toBeUndefined();
+  });
+
+  test('dropout accepts the ends of the key and rate ranges, y = x, and x and y beside the mask in one buffer', () => {
+    const run = (overrides: Record<string, unknown>): unknown => invoke(B, 'dropout', call('dropout', overrides)());
+    for (const key of [0, 4294967295]) expect(thrown(() => run({ key }))).toBeUndefined();
+    for (const rate of [0, -0, 0.999, 1 - 2 ** -53]) expect(thrown(() => run({ rate }))).toBeUndefined();
+    const x = f32(5);
+    expect(thrown(() => run({ x, y: x }))).toBeUndefined();
+    const all = f32(15);
+    expect(thrown(() => run({ x: all.subarray(0, 5), mask: all.subarray(5, 10), y: all.subarray(10, 15) }))).toBeUndefined();
+    // Views that merely share a buffer, and x and y overlapping each other, are not the mask's business.
+    expect(thrown(() => run({ x: all.subarray(0, 5), y: all.subarray(2, 7), mask: all.subarray(7, 12) }))).toBeUndefined();
+  });
+
+  test('dropout with n = 0 accepts empty buffers, even the same one for all three (empty spans overlap nothing)', () => {
+    const empty = new Float32Array(0);
+    expect(thrown(() => B.dropout(0, 1, 0.5, empty, empty, empty))).toBeUndefined();
+    const some = f32(4);
+    expect(thrown(() => B.dropout(0, 1, 0.5, some, some, some))).toBeUndefined();
+    expect(Array.from(some)).toEqual(Array.from(f32(4)));
+  });
+
+  test('multiply accepts out = a, out = b and a = b', () => {
+    const a = f32(4), b = f32(4, 5);
+    expect(thrown(() => B.multiply(4, a, b, a))).toBeUndefined();
+    expect(thrown(() => B.multiply(4, a, b, b))).toBeUndefined();
+    expect(thrown(() => B.multiply(4, a, a, a))).toBeUndefined();
   });
 
   test('a buffer longer than needed is accepted (views into larger arrays are normal)', () => {

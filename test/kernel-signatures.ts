@@ -19,6 +19,9 @@ export const SIGNATURES: Record<Kernel, [name: string, kind: Kind][]> = {
   // labels may also be a Uint16Array (more than 256 classes); test/12 checks both widths.
   softmaxCrossEntropy: [['rows', 'size'], ['cols', 'size'], ['logits', 'f32'], ['labels', 'u8'], ['probs', 'f32'],
     ['dlogits', 'f32'], ['scale', 'num']],
+  // key is an integer in [0, 2^32) (a 'size' with a maximum); rate a number in [0, 1).
+  dropout: [['n', 'size'], ['key', 'size'], ['rate', 'num'], ['x', 'f32'], ['y', 'f32'], ['mask', 'f32']],
+  multiply: [['n', 'size'], ['a', 'f32'], ['b', 'f32'], ['out', 'f32']],
   gatherRows: [['src', 'u8'], ['rowLen', 'size'], ['indices', 'u32'], ['offset', 'size'], ['count', 'size'],
     ['scale', 'num'], ['dst', 'f32']],
   sgdStep: [['n', 'size'], ['lr', 'num'], ['w', 'f32'], ['g', 'f32']],

@@ -88,6 +88,17 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol
   }
 }
 
+/**
+ * Fails unless got and want have the same length and identical elements as Object.is sees them
+ * (NaN matches NaN, -0 does not match 0); one check for the whole array, fast for long ones.
+ */
+export function expectIdentical(got: ArrayLike<number>, want: ArrayLike<number>, what = 'result'): void {
+  if (got.length !== want.length) throw new Error(`${what}: length ${got.length}, want ${want.length}`);
+  for (let i = 0; i < got.length; i++) {
+    if (!Object.is(got[i], want[i])) throw new Error(`${what}: differs at [${i}]: got ${got[i]}, want ${want[i]}`);
+  }
+}
+
 /** Fails unless got and want are identical element by element (NaN matches NaN). */
 export function expectSame(got: ArrayLike<number>, want: ArrayLike<number>, what = 'result'): void {
   const { diff, index } = maxAbsDiff(got, want);
@@ -245,4 +256,69 @@ export function refAdamStep(
     const vHat = v[i] / (1 - Math.pow(beta2, t));
     w[i] -= (lr * mHat) / (Math.sqrt(vHat) + eps);
   }
+}
+
+/**
+ * a * b mod 2^32 for u32 a, b, without Math.imul: from 16-bit halves, a b = aL bL + 2^16 (aH bL + aL bH)
+ * mod 2^32, every partial product exact in float64.
+ */
+function mulU32(a: number, b: number): number {
+  const aL = a & 0xffff, aH = a >>> 16, bL = b & 0xffff, bH = b >>> 16;
+  const cross = (aH * bL + aL * bH) & 0xffff; // only its low 16 bits survive the shift by 16
+  return (aL * bL + cross * 65536) >>> 0;
+}
+
+/** Wellons' lowbias32 on a u32 (the products without Math.imul, see mulU32). */
+function lowbias32(x: number): number {
+  x = (x ^ (x >>> 16)) >>> 0;
+  x = mulU32(x, 0x7feb352d);
+  x = (x ^ (x >>> 15)) >>> 0;
+  x = mulU32(x, 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/**
+ * The u32 that decides dropout's value i for `key` (lib/core/random.ts hashAt(streamSalt(key), i)),
+ * from its definition: lowbias32(u32(i) * 0x9e3779b9 + lowbias32(key)), all mod 2^32.
+ */
+export function refDropoutHash(key: number, i: number): number {
+  return lowbias32((mulU32(i >>> 0, 0x9e3779b9) + lowbias32(key)) >>> 0);
+}
+
+/** refDropoutHash(key, i) for i < n, remembered per key (the bitwise reference is slow). */
+const hashesOfKey = new Map<number, Float64Array>();
+function dropoutHashes(key: number, n: number): Float64Array {
+  const known = hashesOfKey.get(key) ?? new Float64Array(0);
+  if (known.length >= n) return known;
+  const more = new Float64Array(n);
+  more.set(known);
+  for (let i = known.length; i < n; i++) more[i] = refDropoutHash(key, i);
+  hashesOfKey.set(key, more);
+  return more;
+}
+
+/**
+ * Inverted dropout: mask[i] = float(1 / (1 - rate)) when refDropoutHash(key, i) < (1 - rate) * 2^32,
+ * else 0; y[i] = x[i] * mask[i] exactly (float64 holds the product of two floats; a backend's
+ * float32 result is this rounded once).
+ */
+export function refDropout(
+  n: number, key: number, rate: number, x: ArrayLike<number>,
+): { y: Float64Array; mask: Float64Array } {
+  const hashes = dropoutHashes(key, n);
+  const scale = Math.fround(1 / (1 - rate));
+  const y = new Float64Array(n);
+  const mask = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    mask[i] = hashes[i] < (1 - rate) * 4294967296 ? scale : 0;
+    y[i] = x[i] * mask[i];
+  }
+  return { y, mask };
+}
+
+/** out[i] = a[i] * b[i], exact in float64. */
+export function refMultiply(n: number, a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = a[i] * b[i];
+  return out;
 }

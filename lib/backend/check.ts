@@ -6,12 +6,16 @@
  *              a number, a string)
  *   TypeError  `softmaxCrossEntropy: labels must be a Uint8Array or Uint16Array`
  *   TypeError  `${kernel}: ${arg} must be an integer`            (sizes, leading dimensions, offsets,
- *                                                                counts, Adam's t, thread counts)
+ *                                                                counts, Adam's t, thread counts,
+ *                                                                dropout's key)
  *   RangeError `${kernel}: ${arg} must be >= ${min}, got ${value}`
+ *   RangeError `dropout: key must be <= 4294967295, got ${value}`
+ *   RangeError `dropout: rate must be in [0, 1), got ${value}`   (NaN too; not a number: a TypeError)
  *   RangeError `${kernel}: ${arg} has ${length} elements, needs at least ${needed}`
  *   RangeError `${kernel}: unknown activation '${name}'`
  *   RangeError `${kernel}: ${arg} must be within float32 range (magnitude <= 3.4028234663852886e+38), got ${value}`
  *   RangeError `gemm: c overlaps a (the product cannot be written over an operand)` (or b)
+ *   RangeError `dropout: mask overlaps x (the mask needs memory of its own)` (or y)
  *   RangeError `softmaxCrossEntropy: labels[${r}] is ${v}, must be < cols (${cols})`
  *   RangeError `gatherRows: indices[${i}] is ${v}, src has ${rowsInSrc} rows`
  *
@@ -76,10 +80,17 @@ export function checkFloat(kernel: string, arg: string, x: unknown): void {
   }
 }
 
-/** A size, leading dimension, offset, count, step or thread count: a finite integer >= min. */
-export function checkInt(kernel: string, arg: string, x: unknown, min: number): void {
+/** A size, leading dimension, offset, count, step, thread count or key: a finite integer in [min, max]. */
+export function checkInt(kernel: string, arg: string, x: unknown, min: number, max = Infinity): void {
   if (!Number.isInteger(x)) throw new TypeError(`${kernel}: ${arg} must be an integer`);
   if ((x as number) < min) throw new RangeError(`${kernel}: ${arg} must be >= ${min}, got ${x as number}`);
+  if ((x as number) > max) throw new RangeError(`${kernel}: ${arg} must be <= ${max}, got ${x as number}`);
+}
+
+/** A fraction in [0, 1) (dropout's rate): a number, NaN refused. */
+export function checkFraction(kernel: string, arg: string, x: unknown): void {
+  checkNum(kernel, arg, x);
+  if (!((x as number) >= 0 && (x as number) < 1)) throw new RangeError(`${kernel}: ${arg} must be in [0, 1), got ${x as number}`);
 }
 
 /** A buffer (already type-checked) holds at least `needed` elements. */
@@ -108,17 +119,19 @@ export function checkMatrixLen(
 }
 
 /**
- * `out` (written, `outElements` from its start) shares no memory with `input` (read): the kernel
- * would read what it has already overwritten. Empty spans overlap nothing.
+ * `out` (written, `outElements` from its start) shares no memory with `input` (read, or also
+ * written): the kernel would read or keep what it has already overwritten; `why` says so in the
+ * message. Empty spans overlap nothing.
  */
 export function checkDisjoint(
   kernel: string, out: string, outArray: Float32Array, outElements: number, input: string, inArray: Float32Array, inElements: number,
+  why: string,
 ): void {
   if (outElements === 0 || inElements === 0 || outArray.buffer !== inArray.buffer) return;
   const outStart = outArray.byteOffset;
   const inStart = inArray.byteOffset;
   if (outStart < inStart + inElements * 4 && inStart < outStart + outElements * 4) {
-    throw new RangeError(`${kernel}: ${out} overlaps ${input} (the product cannot be written over an operand)`);
+    throw new RangeError(`${kernel}: ${out} overlaps ${input} (${why})`);
   }
 }
 

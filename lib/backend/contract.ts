@@ -81,6 +81,18 @@ export interface Backend {
   ): number;
 
   /**
+   * Inverted dropout over n values: value i is kept when `hashAt(streamSalt(key), i) < (1 - rate) * 2^32`
+   * (lib/core/random.ts: a counter-based hash, so the mask depends on key and i alone, whatever
+   * computes it); `mask[i] = kept ? fround(1 / (1 - rate)) : 0` and `y[i] = x[i] * mask[i]`, the
+   * float product. Both backends give identical bits. key is an integer in [0, 2^32), rate a
+   * number in [0, 1). y may be x (in place); mask may overlap neither (a RangeError).
+   */
+  dropout(n: number, key: number, rate: number, x: Float32Array, y: Float32Array, mask: Float32Array): void;
+
+  /** `out[i] = a[i] * b[i]` for i < n, the float product (dropout's backward: dx = dy * mask). out may be a or b. */
+  multiply(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+
+  /**
    * Batch gather: `dst[r, j] = scale * src[indices[offset + r] * rowLen + j]` for r < count,
    * j < rowLen (u8 pixels -> f32, e.g. scale 1/255). dst has at least count * rowLen elements.
    */

@@ -99,6 +99,8 @@ export function loadNativeBackend(threads?: number): Backend {
     activationGrad: binding.activationGrad,
     softmax: binding.softmax,
     softmaxCrossEntropy: binding.softmaxCrossEntropy,
+    dropout: binding.dropout,
+    multiply: binding.multiply,
     gatherRows: binding.gatherRows,
     sgdStep: binding.sgdStep,
     momentumStep: binding.momentumStep,

@@ -11,9 +11,10 @@
  */
 import type { ActivationName, Backend } from './contract';
 import {
-  checkActivation, checkBool, checkDisjoint, checkF32, checkF32Len, checkFloat, checkIndices, checkInt, checkLabelArray,
-  checkLabels, checkLen, checkMatrixLen, checkNum, checkU32, checkU8, indexError, labelError, matrixSpan,
+  checkActivation, checkBool, checkDisjoint, checkF32, checkF32Len, checkFloat, checkFraction, checkIndices, checkInt,
+  checkLabelArray, checkLabels, checkLen, checkMatrixLen, checkNum, checkU32, checkU8, indexError, labelError, matrixSpan,
 } from './check';
+import { hashAt, streamSalt } from '../core/random';
 
 // ---------------------------------------------------------------------------------------------
 // gemm: C = alpha * op(A) * op(B) + beta * C
@@ -197,8 +198,9 @@ function gemm(
   checkInt(K, 'ldc', ldc, Math.max(1, n));
   checkMatrixLen(K, 'c', c, m, n, ldc);
   const cSpan = matrixSpan(m, n, ldc);
-  checkDisjoint(K, 'c', c, cSpan, 'a', a, matrixSpan(transA ? k : m, transA ? m : k, lda));
-  checkDisjoint(K, 'c', c, cSpan, 'b', b, matrixSpan(transB ? n : k, transB ? k : n, ldb));
+  const why = 'the product cannot be written over an operand';
+  checkDisjoint(K, 'c', c, cSpan, 'a', a, matrixSpan(transA ? k : m, transA ? m : k, lda), why);
+  checkDisjoint(K, 'c', c, cSpan, 'b', b, matrixSpan(transB ? n : k, transB ? k : n, ldb), why);
 
   scaleC(m, n, beta, c, ldc);
   // As in BLAS, alpha = 0 does not read A or B.
@@ -423,6 +425,43 @@ function softmaxCrossEntropy(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Inverted dropout and the elementwise product (its backward). A Float32Array store rounds the
+// double product of two floats, which is exact, once: the float product the native kernels
+// compute, so both backends give identical bits.
+
+function dropout(n: number, key: number, rate: number, x: Float32Array, y: Float32Array, mask: Float32Array): void {
+  const K = 'dropout';
+  checkInt(K, 'n', n, 0);
+  checkInt(K, 'key', key, 0, 0xffffffff);
+  checkFraction(K, 'rate', rate);
+  checkF32Len(K, 'x', x, n);
+  checkF32Len(K, 'y', y, n);
+  checkF32Len(K, 'mask', mask, n);
+  const why = 'the mask needs memory of its own';
+  checkDisjoint(K, 'mask', mask, n, 'x', x, n, why);
+  checkDisjoint(K, 'mask', mask, n, 'y', y, n, why);
+  const keep = 1 - rate;
+  // Keep value i when its u32 falls below keep * 2^32.
+  const threshold = keep * 4294967296;
+  const scale = Math.fround(1 / keep); // the mask's value, as stored (and read back) in float
+  const salt = streamSalt(key);
+  for (let i = 0; i < n; i++) {
+    const m = hashAt(salt, i) < threshold ? scale : 0;
+    mask[i] = m;
+    y[i] = x[i] * m;
+  }
+}
+
+function multiply(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void {
+  const K = 'multiply';
+  checkInt(K, 'n', n, 0);
+  checkF32Len(K, 'a', a, n);
+  checkF32Len(K, 'b', b, n);
+  checkF32Len(K, 'out', out, n);
+  for (let i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
+
+// ---------------------------------------------------------------------------------------------
 // Batch gather: u8 rows of the dataset -> f32 rows of the batch, scaled on the fly.
 
 function gatherRows(
@@ -524,6 +563,8 @@ export const tsBackend: Backend = {
   activationGrad,
   softmax,
   softmaxCrossEntropy,
+  dropout,
+  multiply,
   gatherRows,
   sgdStep,
   momentumStep,

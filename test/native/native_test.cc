@@ -10,11 +10,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "../../native/cpus.h"
+#include "../../native/dropout.h"
 #include "../../native/gemm.h"
 #include "../../native/kernels.h"
 #include "../../native/parallel.h"
@@ -206,6 +208,201 @@ std::string sgemmMatchesReferenceAtEveryThreadCount() {
   return "";
 }
 
+// ---- dropout and multiply ---------------------------------------------------------------
+
+// Value i's hash as lib/core/random.ts writes it, hashAt(streamSalt(key), i), spelled out here on
+// its own rather than through native/dropout.h.
+std::uint32_t lowbias32(std::uint32_t x) {
+  x = (x ^ (x >> 16)) * 0x7feb352du;
+  x = (x ^ (x >> 15)) * 0x846ca68bu;
+  return x ^ (x >> 16);
+}
+std::uint32_t dropoutHash(std::uint32_t key, std::size_t i) {
+  return lowbias32(static_cast<std::uint32_t>(i) * 0x9e3779b9u + lowbias32(key));
+}
+
+// The TypeScript backend's loop: keep when the hash, as a double, is below (1 - rate) * 2^32.
+void dropoutByDefinition(std::size_t n, std::uint32_t key, double rate, const float* x, float* y, float* mask) {
+  const double threshold = (1.0 - rate) * 4294967296.0;
+  const float scale = static_cast<float>(1.0 / (1.0 - rate));
+  for (std::size_t i = 0; i < n; ++i) {
+    mask[i] = static_cast<double>(dropoutHash(key, i)) < threshold ? scale : 0.0f;
+    y[i] = x[i] * mask[i];
+  }
+}
+
+// The instruction sets this CPU runs, portable first.
+std::vector<const digitnet::DropoutIsa*> dropoutIsas() {
+  std::vector<const digitnet::DropoutIsa*> isas;
+  for (const digitnet::DropoutIsa* isa : {&digitnet::kDropoutScalar, &digitnet::kDropoutAvx2, &digitnet::kDropoutAvx512}) {
+    if (isa->supported()) isas.push_back(isa);
+  }
+  return isas;
+}
+
+// Random floats of every magnitude with zeros, infinities, NaN and subnormals among them.
+std::vector<float> edgyFloats(std::size_t n, unsigned seed) {
+  static const float kSpecial[] = {0.0f, -0.0f, -1.0f, INFINITY, -INFINITY, NAN, 1e-45f, -3e-39f, 3.4e38f, -3e38f};
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> exponent(-40, 40);
+  std::vector<float> x(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = i % 7 == 3 ? kSpecial[(i / 7) % 10] : uniform(rng) * std::pow(10.0f, static_cast<float>(exponent(rng)));
+  }
+  return x;
+}
+
+bool sameBits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// The first index where two float arrays differ in their bits, for messages.
+std::string firstDifference(const std::vector<float>& got, const std::vector<float>& want) {
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0) {
+      return "[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", want " + std::to_string(want[i]);
+    }
+  }
+  return "";
+}
+
+// Hashes of lib/core/random.ts's hash32(key, i), printed by Node: a change to either side shows.
+std::string dropoutHashIsRandomTs() {
+  struct Case {
+    std::uint32_t key;
+    std::size_t i;
+    std::uint32_t want;
+  };
+  const Case cases[] = {{0, 0, 0u},
+                        {1, 1, 2988215890u},
+                        {0xffffffffu, 12345, 1067365220u},
+                        {0x9e3779b9u, 0xffffffffu, 1459486811u}};
+  for (const Case& c : cases) {
+    if (dropoutHash(c.key, c.i) != c.want) return "hash32(" + std::to_string(c.key) + ", " + std::to_string(c.i) + ")";
+    // The kernel's own: keep everything at rate 0.5 whose hash is below 2^31.
+    const digitnet::DropoutParams p = digitnet::dropoutParams(c.key, 0.5);
+    const std::uint32_t counter = static_cast<std::uint32_t>(c.i) * 0x9e3779b9u;
+    if (digitnet::dropoutMix(c.key) != p.salt || digitnet::dropoutMix(counter + p.salt) != c.want) {
+      return "dropout.h's hash of key " + std::to_string(c.key) + ", i " + std::to_string(c.i);
+    }
+  }
+  return "";
+}
+
+// maxKept = ceil((1 - rate) 2^32) - 1 at the ends of the rate range, and the scale as Math.fround.
+std::string dropoutParamsAtTheEdges() {
+  struct Case {
+    double rate;
+    std::uint32_t maxKept;
+    float scale;
+  };
+  const Case cases[] = {
+      {0.0, 0xffffffffu, 1.0f},
+      {-0.0, 0xffffffffu, 1.0f},
+      {std::ldexp(1.0, -53), 0xffffffffu, 1.0f},  // keep = 1 - 2^-53: (2^32 - 2^-21) rounds up to 2^32
+      {0.5, 0x7fffffffu, 2.0f},
+      {0.75, 0x3fffffffu, 4.0f},
+      {1.0 - std::ldexp(1.0, -53), 0u, static_cast<float>(std::ldexp(1.0, 53))},  // keep 2^-53: only hash 0
+      {0.1, static_cast<std::uint32_t>(std::ceil(0.9 * 4294967296.0) - 1), static_cast<float>(1.0 / 0.9)},
+  };
+  for (const Case& c : cases) {
+    const digitnet::DropoutParams p = digitnet::dropoutParams(7, c.rate);
+    if (p.maxKept != c.maxKept || p.scale != c.scale) {
+      return "rate " + std::to_string(c.rate) + ": maxKept " + std::to_string(p.maxKept) + ", scale " +
+             std::to_string(p.scale);
+    }
+  }
+  return "";
+}
+
+// Every instruction set, on one thread and unaligned views, gives the definition's bits.
+std::string dropoutMatchesDefinitionOnEveryIsa() {
+  const std::size_t sizes[] = {0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 65, 130, 1000, 8191, 8193, 100003};
+  const std::uint32_t keys[] = {0, 1, 0x9e3779b9u, 0xffffffffu};
+  const double rates[] = {0.0, 0.1, 0.5, 0.999, 1.0 - std::ldexp(1.0, -53)};
+  const std::vector<float> x = edgyFloats(100003 + 1, 1);
+  digitnet::setThreads(1);
+  std::printf("# dropout instruction sets this CPU runs (the others are not tested here):");
+  for (const digitnet::DropoutIsa* isa : dropoutIsas()) std::printf(" %s", isa->name);
+  std::printf("\n");
+  for (const digitnet::DropoutIsa* isa : dropoutIsas()) {
+    for (const std::size_t n : sizes) {
+      for (const std::uint32_t key : keys) {
+        for (const double rate : rates) {
+          std::vector<float> wantY(n), wantMask(n);
+          dropoutByDefinition(n, key, rate, x.data() + 1, wantY.data(), wantMask.data());
+          std::vector<float> y(n + 1, kUntouched), mask(n + 2, kUntouched);  // odd offsets: unaligned
+          digitnet::dropoutOn(*isa, n, key, rate, x.data() + 1, y.data() + 1, mask.data() + 2);
+          const std::vector<float> gotY(y.begin() + 1, y.end()), gotMask(mask.begin() + 2, mask.end());
+          const std::string where = std::string(isa->name) + " n " + std::to_string(n) + " key " + std::to_string(key) +
+                                    " rate " + std::to_string(rate);
+          if (y[0] != kUntouched || mask[0] != kUntouched || mask[1] != kUntouched) {
+            return where + ": wrote before the view";
+          }
+          if (!sameBits(gotMask, wantMask)) return where + ": mask" + firstDifference(gotMask, wantMask);
+          if (!sameBits(gotY, wantY)) return where + ": y" + firstDifference(gotY, wantY);
+        }
+      }
+    }
+  }
+  return "";
+}
+
+// Split over the pool (or not), in place (y = x) or not, every ISA and every thread count from 1
+// to max(8, CPUs) gives the bits of one thread: each value depends on its index alone.
+std::string dropoutSameBitsOnAnyThreadsAndIsa() {
+  const std::size_t n = (std::size_t{1} << 20) + 13;
+  const std::vector<float> x = edgyFloats(n, 2);
+  std::vector<float> wantY(n), wantMask(n);
+  dropoutByDefinition(n, 0xdecafbadu, 0.3, x.data(), wantY.data(), wantMask.data());
+  const int most = std::max(8, digitnet::usableCpus());
+  for (const digitnet::DropoutIsa* isa : dropoutIsas()) {
+    for (int threads = 1; threads <= most; ++threads) {
+      digitnet::setThreads(threads);
+      std::vector<float> y(n), mask(n);
+      digitnet::dropoutOn(*isa, n, 0xdecafbadu, 0.3, x.data(), y.data(), mask.data());
+      const std::string where = std::string(isa->name) + " on " + std::to_string(threads) + " threads";
+      if (!sameBits(mask, wantMask)) return where + ": mask" + firstDifference(mask, wantMask);
+      if (!sameBits(y, wantY)) return where + ": y" + firstDifference(y, wantY);
+      std::vector<float> inPlace = x;
+      digitnet::dropoutOn(*isa, n, 0xdecafbadu, 0.3, inPlace.data(), inPlace.data(), mask.data());
+      if (!sameBits(inPlace, wantY)) return where + ", in place: y" + firstDifference(inPlace, wantY);
+    }
+  }
+  // dropout() itself uses the ISA sgemm chose.
+  if (std::strcmp(digitnet::dropoutIsa().name, digitnet::sgemm_kernel_name()) != 0) {
+    return std::string("dropout uses ") + digitnet::dropoutIsa().name + ", sgemm " + digitnet::sgemm_kernel_name();
+  }
+  std::vector<float> y(n), mask(n);
+  digitnet::dropout(n, 0xdecafbadu, 0.3, x.data(), y.data(), mask.data());
+  if (!sameBits(y, wantY) || !sameBits(mask, wantMask)) return "dropout() differs from the definition";
+  return "";
+}
+
+// multiply is the float product, on any thread count, in place on either operand.
+std::string multiplySameBitsOnAnyThreads() {
+  const std::size_t n = (std::size_t{1} << 20) + 5;
+  const std::vector<float> a = edgyFloats(n, 3), b = edgyFloats(n, 4);
+  std::vector<float> want(n);
+  for (std::size_t i = 0; i < n; ++i) want[i] = a[i] * b[i];
+  const int most = std::max(8, digitnet::usableCpus());
+  for (int threads = 1; threads <= most; ++threads) {
+    digitnet::setThreads(threads);
+    std::vector<float> out(n + 1, kUntouched);
+    digitnet::multiply(n, a.data(), b.data(), out.data());
+    if (out[n] != kUntouched) return "wrote past n";
+    out.pop_back();
+    const std::string where = "on " + std::to_string(threads) + " threads";
+    if (!sameBits(out, want)) return where + firstDifference(out, want);
+    std::vector<float> onA = a, onB = b;
+    digitnet::multiply(n, onA.data(), b.data(), onA.data());
+    digitnet::multiply(n, a.data(), onB.data(), onB.data());
+    if (!sameBits(onA, want) || !sameBits(onB, want)) return where + ", in place";
+  }
+  return "";
+}
+
 std::string cpuQuotasParse() {
   struct Case {
     int got, want;
@@ -367,6 +564,13 @@ int main(int argc, char** argv) {
   report.test("toFloat rounds beyond float's range as Math.fround does", toFloatRoundsAsMathFround());
   report.test("sgemm matches the reference split over every thread count from 1 to max(8, CPUs)",
               sgemmMatchesReferenceAtEveryThreadCount());
+  report.test("dropout's hash is lib/core/random.ts's hash32", dropoutHashIsRandomTs());
+  report.test("dropout's kept-hash limit and scale at the ends of the rate range", dropoutParamsAtTheEdges());
+  report.test("dropout on every instruction set gives the definition's bits (odd sizes, unaligned views)",
+              dropoutMatchesDefinitionOnEveryIsa());
+  report.test("dropout gives the same bits on every instruction set and thread count, and in place",
+              dropoutSameBitsOnAnyThreadsAndIsa());
+  report.test("multiply gives the float product on every thread count, and in place", multiplySameBitsOnAnyThreads());
   report.test("cgroup CPU quotas parse to whole CPUs, rounded up", cpuQuotasParse());
 #if defined(__linux__)
   report.test("cgroupCpuLimit takes the tightest quota along the path (v1 and v2)", cgroupLimitsFromFakeTree());

@@ -8,14 +8,14 @@ async function main() {
     input: [1, 28, 28],
     seed: 1,
     layers: [
-      { type: 'dense', units: 512, activation: 'relu' },
-      { type: 'dropout', rate: 0.3 },
+      { type: 'dense', units: 256, activation: 'relu' },
+      { type: 'dropout', rate: 0.2 },
       { type: 'dense', units: 10, activation: 'softmax' },
     ],
   });
   console.log(net.summary());
   const history = await net.fit(train, {
-    epochs: 6,
+    epochs: 5,
     batchSize: 128,
     optimizer: { name: 'adam', lr: 1e-3 },
     validationSplit: 1 / 6,

@@ -59,9 +59,21 @@ export function checkDataset(data: Dataset, where: string): void {
 }
 
 /** Samples [start, end) of `data`, sharing its memory. */
-export function sliceDataset(data: Dataset, start: number, end: number): Dataset {
+function sliceDataset(data: Dataset, start: number, end: number): Dataset {
   const size = shapeSize(data.shape);
   return { inputs: data.inputs.subarray(start * size, end * size), labels: data.labels.subarray(start, end), count: end - start, shape: data.shape };
+}
+
+/**
+ * `data` with its last `fraction` (0 < fraction < 1) of samples, as stored, held back: both parts
+ * share its memory. Throws a RangeError starting with `where` unless each part keeps a sample.
+ */
+export function splitDataset(data: Dataset, fraction: number, where: string): { train: Dataset; validation: Dataset } {
+  const held = Math.round(data.count * fraction);
+  if (held < 1 || held >= data.count) {
+    throw new RangeError(`${where}: validationSplit ${fraction} of ${data.count} samples holds back ${held}; it must leave at least one sample on each side`);
+  }
+  return { train: sliceDataset(data, 0, data.count - held), validation: sliceDataset(data, data.count - held, data.count) };
 }
 
 /** One more than the largest of the first `count` labels (a loop: spreading 700K labels into Math.max overflows the stack). */

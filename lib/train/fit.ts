@@ -1,6 +1,6 @@
 import type { Backend, BackendName } from '../backend/contract';
 import { getBackend, nativeAvailable } from '../backend';
-import { sliceDataset, type Dataset } from '../core/dataset';
+import { splitDataset, type Dataset } from '../core/dataset';
 import { checkSeed } from '../core/random';
 import type { Network } from '../model/network';
 import { loadCheckpoint } from './checkpoint-state';
@@ -22,7 +22,9 @@ export async function fit(net: Network, train: Dataset, options: FitOptions = {}
   const plan = resolveOptions(options);
   net.checkDataset(train, 'fit');
   if (options.validation) net.checkDataset(options.validation, 'fit validation');
-  const data = trainingData(train, options);
+  // Checked here, so that a split that leaves no sample fails before a worker starts; the loop splits.
+  if (plan.validationSplit !== undefined) splitDataset(train, plan.validationSplit, 'fit');
+  const data: TrainingData = { train, validation: options.validation };
   const backend = builtinBackendName(net.backend);
   net.training = true;
   try {
@@ -31,17 +33,6 @@ export async function fit(net: Network, train: Dataset, options: FitOptions = {}
   } finally {
     net.training = false;
   }
-}
-
-/** The sets to train and validate on: as given, or with the last `validationSplit` of `train` held back. */
-function trainingData(train: Dataset, options: FitOptions): TrainingData {
-  const split = options.validationSplit;
-  if (split === undefined) return { train, validation: options.validation };
-  const held = Math.round(train.count * split);
-  if (held < 1 || held >= train.count) {
-    throw new RangeError(`fit: validationSplit ${split} of ${train.count} samples holds back ${held}; it must leave at least one sample on each side`);
-  }
-  return { train: sliceDataset(train, 0, train.count - held), validation: sliceDataset(train, train.count - held, train.count) };
 }
 
 function resolveOptions(options: FitOptions): FitPlan {

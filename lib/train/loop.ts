@@ -1,4 +1,5 @@
 import { argmax, sequence } from '../core/arrays';
+import { splitDataset } from '../core/dataset';
 import { hash32, Random } from '../core/random';
 import { MAX_CHUNK_ROWS, type Network } from '../model/network';
 import { writeCheckpoint } from './checkpoint-state';
@@ -17,7 +18,7 @@ export interface LoopHooks {
 
 /** The training loop: epochs of shuffled mini-batches, metrics, validation, checkpoints, early stop. */
 export async function trainLoop(net: Network, data: TrainingData, plan: FitPlan, start: TrainingState | undefined, hooks: LoopHooks): Promise<History> {
-  const { train, validation } = data;
+  const { train, validation } = plan.validationSplit === undefined ? data : splitDataset(data.train, plan.validationSplit, 'fit');
   const started = performance.now();
   const count = Math.min(train.count, plan.limit ?? train.count);
   const batchSize = Math.min(plan.batchSize, count);

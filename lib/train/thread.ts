@@ -52,7 +52,8 @@ export function fitInWorker(net: Network, backend: BackendName, data: TrainingDa
     backend,
     threads: net.backend.getThreads(),
     arenas: { params: net.params, buffers: net.buffers },
-    data: { train: sharedDataset(data.train, plan.limit), validation: data.validation && sharedDataset(data.validation) },
+    // Whole when split: the held-back part is at the end, and the copy is then reused by the next fit.
+    data: { train: sharedDataset(data.train, plan.validationSplit === undefined ? plan.limit : undefined), validation: data.validation && sharedDataset(data.validation) },
     plan,
     start,
     control,

@@ -110,7 +110,7 @@ export interface FitPlan {
   checkpoint?: string;
 }
 
-/** The sets a fit trains and validates on, after `validationSplit`. */
+/** The sets a fit was given: `validationSplit`, if any, is applied by the loop (after the worker shares `train` whole). */
 export interface TrainingData {
   train: Dataset;
   validation?: Dataset;

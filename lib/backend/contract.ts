@@ -10,6 +10,10 @@
  * writes outside the buffers it is given.
  *
  * Output buffers may alias input buffers only where a kernel says so.
+ * Where a kernel says an output must not overlap an input, an overlap is a RangeError
+ * `${kernel}: ${output} overlaps ${input} (the output cannot be written over an input)`, checked after
+ * every other argument, in the order the kernel's text names them; other overlaps give
+ * unspecified values, never an access outside a buffer.
  */
 
 /** Names of the elementwise activations (softmax is handled by the loss kernels). */
@@ -91,6 +95,97 @@ export interface Backend {
 
   /** `out[i] = a[i] * b[i]` for i < n, the float product (dropout's backward: dx = dy * mask). out may be a or b. */
   multiply(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+
+  /**
+   * 2-D convolution (cross-correlation, as PyTorch's nn.Conv2d), all tensors row-major:
+   * x (n, c, h, w), weight (f, c, kh, kw), bias (f), y (n, f, oh, ow):
+   * `y[i, o, oy, ox] = bias[o] + sum_{j, ky, kx} weight[o, j, ky, kx] * x[i, j, oy*stride - padTop + ky, ox*stride - padLeft + kx]`,
+   * where a position outside the input reads 0 (zero padding; the padding below and right is
+   * whatever oh and ow imply). stride >= 1; every other size >= 0. y is overwritten and must not
+   * overlap x, weight or bias.
+   */
+  conv2d(
+    n: number, c: number, h: number, w: number, f: number, kh: number, kw: number, stride: number,
+    padTop: number, padLeft: number, oh: number, ow: number,
+    x: Float32Array, weight: Float32Array, bias: Float32Array, y: Float32Array,
+  ): void;
+
+  /**
+   * Input gradient of `conv2d` (same geometry): `dx = dE/dx` from dy = dE/dy (n, f, oh, ow);
+   * dx (n, c, h, w) is overwritten and must not overlap dy or weight.
+   */
+  conv2dBackwardData(
+    n: number, c: number, h: number, w: number, f: number, kh: number, kw: number, stride: number,
+    padTop: number, padLeft: number, oh: number, ow: number,
+    dy: Float32Array, weight: Float32Array, dx: Float32Array,
+  ): void;
+
+  /**
+   * Parameter gradients of `conv2d` (same geometry): `dWeight = beta * dWeight + dE/dweight`,
+   * `dBias = beta * dBias + dE/dbias` (beta 0 overwrites, 1 accumulates over the chunks of a
+   * batch). Neither dWeight nor dBias may overlap x or dy.
+   */
+  conv2dBackwardFilter(
+    n: number, c: number, h: number, w: number, f: number, kh: number, kw: number, stride: number,
+    padTop: number, padLeft: number, oh: number, ow: number,
+    x: Float32Array, dy: Float32Array, dWeight: Float32Array, dBias: Float32Array, beta: number,
+  ): void;
+
+  /**
+   * Max pooling over size x size windows, stride >= 1, size >= 1, no padding: x (n, c, h, w),
+   * y (n, c, oh, ow), `y[i, j, oy, ox] = max` of x[i, j, oy*stride + a, ox*stride + b] for a, b < size,
+   * the window cut at the input's edge (oh <= floor((h - 1) / stride) + 1, ow likewise, so that no
+   * window is empty; 0 when h or w is 0). NaN wins (as in PyTorch). argmax (n, c, oh, ow) gets the
+   * winner's position in its input plane, `row * w + col`, the first on ties. y must not overlap x.
+   */
+  maxPool2d(
+    n: number, c: number, h: number, w: number, size: number, stride: number, oh: number, ow: number,
+    x: Float32Array, y: Float32Array, argmax: Uint32Array,
+  ): void;
+
+  /**
+   * Backward of `maxPool2d`: dx (n, c, h, w) is zeroed, then `dx[i, j, argmax[i, j, q]] += dy[i, j, q]`.
+   * An argmax value >= h * w is a RangeError (checked as read: it may be shared memory).
+   * dx must not overlap dy.
+   */
+  maxPool2dBackward(
+    n: number, c: number, h: number, w: number, oh: number, ow: number,
+    dy: Float32Array, argmax: Uint32Array, dx: Float32Array,
+  ): void;
+
+  /**
+   * Batch normalization in training, PyTorch's rules: x and y are (n, c, s), channel j's values
+   * x[i, j, k] for all i < n, k < s (s = h * w after a convolution, 1 after a dense layer).
+   * Per channel: mean and biased variance over its n * s values (accumulated in double),
+   * `y = (x - mean) / sqrt(var + eps) * weight[j] + bias[j]`; saved (2c) gets mean (saved[j])
+   * and 1 / sqrt(var + eps) (saved[c + j]) for the backward pass; the running statistics move by
+   * `running = (1 - momentum) * running + momentum * batch`, with the unbiased variance
+   * (var * m / (m - 1), m = n * s; the biased one when m is 1). n * s = 0 changes nothing.
+   * y must not overlap x, and saved neither x nor y.
+   */
+  batchNormTrain(
+    n: number, c: number, s: number, momentum: number, eps: number,
+    x: Float32Array, weight: Float32Array, bias: Float32Array,
+    runningMean: Float32Array, runningVar: Float32Array, y: Float32Array, saved: Float32Array,
+  ): void;
+
+  /** Batch normalization in inference: `y = (x - runningMean[j]) / sqrt(runningVar[j] + eps) * weight[j] + bias[j]`, shapes as `batchNormTrain`. y may be x. */
+  batchNormInfer(
+    n: number, c: number, s: number, eps: number,
+    x: Float32Array, weight: Float32Array, bias: Float32Array,
+    runningMean: Float32Array, runningVar: Float32Array, y: Float32Array,
+  ): void;
+
+  /**
+   * Backward of `batchNormTrain` from its x and saved: with xhat = (x - mean) * invstd,
+   * `dWeight = beta * dWeight + sum dy * xhat`, `dBias = beta * dBias + sum dy` (per channel), and
+   * `dx = weight * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))`, means over the channel's
+   * n * s values. dx may be dy.
+   */
+  batchNormBackward(
+    n: number, c: number, s: number, x: Float32Array, dy: Float32Array, weight: Float32Array,
+    saved: Float32Array, dx: Float32Array, dWeight: Float32Array, dBias: Float32Array, beta: number,
+  ): void;
 
   /**
    * Batch gather: `dst[r, j] = scale * src[indices[offset + r] * rowLen + j]` for r < count,

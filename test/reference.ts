@@ -322,3 +322,268 @@ export function refMultiply(n: number, a: ArrayLike<number>, b: ArrayLike<number
   for (let i = 0; i < n; i++) out[i] = a[i] * b[i];
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Convolution, pooling and batch normalization
+
+/** The geometry every convolution kernel takes after n: x (n, c, h, w), weight (f, c, kh, kw), y (n, f, oh, ow). */
+export interface ConvGeometry {
+  n: number; c: number; h: number; w: number; f: number; kh: number; kw: number; stride: number;
+  padTop: number; padLeft: number; oh: number; ow: number;
+}
+
+/** A result and, per element, the sum of |terms| it adds up: the scale its float32 error is relative to. */
+export interface Terms {
+  value: Float64Array;
+  scale: Float64Array;
+}
+
+/** Fails unless every |got[i] - want.value[i]| <= tol * want.scale[i] (NaN matches NaN); the message gives the worst. */
+export function expectWithinTerms(got: ArrayLike<number>, want: Terms, tol: number, what = 'result'): void {
+  if (got.length !== want.value.length) throw new Error(`${what}: length ${got.length}, want ${want.value.length}`);
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < got.length; i++) {
+    const g = got[i];
+    const w = want.value[i];
+    if (Number.isNaN(g) && Number.isNaN(w)) continue;
+    const excess = Math.abs(g - w) - tol * want.scale[i];
+    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
+      worst = i;
+      worstExcess = excess;
+    }
+  }
+  if (worst >= 0) {
+    throw new Error(`${what}: at [${worst}] got ${got[worst]}, want ${want.value[worst]} ` +
+      `(difference ${Math.abs(got[worst] - want.value[worst])}, allowed ${tol * want.scale[worst]})`);
+  }
+}
+
+/** x[i, j, iy, ix], or undefined outside the image (zero padding). */
+function pixel(g: ConvGeometry, x: ArrayLike<number>, i: number, j: number, iy: number, ix: number): number | undefined {
+  if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) return undefined;
+  return x[((i * g.c + j) * g.h + iy) * g.w + ix];
+}
+
+/** y[i, o, oy, ox] = bias[o] + sum_{j, ky, kx} weight[o, j, ky, kx] * x[i, j, oy*stride - padTop + ky, ox*stride - padLeft + kx]. */
+export function refConv2d(g: ConvGeometry, x: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number>): Terms {
+  const { n, c, f, kh, kw, stride, padTop, padLeft, oh, ow } = g;
+  const value = new Float64Array(n * f * oh * ow);
+  const scale = new Float64Array(value.length);
+  for (let i = 0; i < n; i++) {
+    for (let o = 0; o < f; o++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          let sum = bias[o];
+          let abs = Math.abs(bias[o]);
+          for (let j = 0; j < c; j++) {
+            for (let ky = 0; ky < kh; ky++) {
+              for (let kx = 0; kx < kw; kx++) {
+                const v = pixel(g, x, i, j, oy * stride - padTop + ky, ox * stride - padLeft + kx);
+                if (v === undefined) continue;
+                const term = weight[((o * c + j) * kh + ky) * kw + kx] * v;
+                sum += term;
+                abs += Math.abs(term);
+              }
+            }
+          }
+          const at = ((i * f + o) * oh + oy) * ow + ox;
+          value[at] = sum;
+          scale[at] = abs;
+        }
+      }
+    }
+  }
+  return { value, scale };
+}
+
+/** dx = dE/dx of conv2d: each weight[o, j, ky, kx] * dy[i, o, oy, ox] added at the input position it multiplied. */
+export function refConv2dBackwardData(g: ConvGeometry, dy: ArrayLike<number>, weight: ArrayLike<number>): Terms {
+  const { n, c, h, w, f, kh, kw, stride, padTop, padLeft, oh, ow } = g;
+  const value = new Float64Array(n * c * h * w);
+  const scale = new Float64Array(value.length);
+  for (let i = 0; i < n; i++) {
+    for (let o = 0; o < f; o++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          for (let j = 0; j < c; j++) {
+            for (let ky = 0; ky < kh; ky++) {
+              for (let kx = 0; kx < kw; kx++) {
+                const iy = oy * stride - padTop + ky;
+                const ix = ox * stride - padLeft + kx;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                const term = weight[((o * c + j) * kh + ky) * kw + kx] * dy[((i * f + o) * oh + oy) * ow + ox];
+                const at = ((i * c + j) * h + iy) * w + ix;
+                value[at] += term;
+                scale[at] += Math.abs(term);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { value, scale };
+}
+
+/**
+ * dWeight = beta * dWeight + sum_{i, oy, ox} dy[i, o, oy, ox] * x[i, j, iy, ix] and dBias = beta * dBias + sum dy;
+ * beta = 0 ignores the old values.
+ */
+export function refConv2dBackwardFilter(
+  g: ConvGeometry, x: ArrayLike<number>, dy: ArrayLike<number>, dWeight: ArrayLike<number>, dBias: ArrayLike<number>, beta: number,
+): { dWeight: Terms; dBias: Terms } {
+  const { n, c, f, kh, kw, stride, padTop, padLeft, oh, ow } = g;
+  const start = (old: ArrayLike<number>, length: number): Terms => {
+    const value = new Float64Array(length);
+    const scale = new Float64Array(length);
+    for (let k = 0; k < length; k++) {
+      value[k] = beta === 0 ? 0 : beta * old[k];
+      scale[k] = Math.abs(value[k]);
+    }
+    return { value, scale };
+  };
+  const dW = start(dWeight, f * c * kh * kw);
+  const dB = start(dBias, f);
+  for (let i = 0; i < n; i++) {
+    for (let o = 0; o < f; o++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          const d = dy[((i * f + o) * oh + oy) * ow + ox];
+          dB.value[o] += d;
+          dB.scale[o] += Math.abs(d);
+          for (let j = 0; j < c; j++) {
+            for (let ky = 0; ky < kh; ky++) {
+              for (let kx = 0; kx < kw; kx++) {
+                const v = pixel(g, x, i, j, oy * stride - padTop + ky, ox * stride - padLeft + kx);
+                if (v === undefined) continue;
+                const at = ((o * c + j) * kh + ky) * kw + kx;
+                dW.value[at] += d * v;
+                dW.scale[at] += Math.abs(d * v);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { dWeight: dW, dBias: dB };
+}
+
+/**
+ * Max pooling over size x size windows cut at the edge: y and argmax (row * w + col in the plane).
+ * A NaN beats every number and the first NaN every later one; among equal maxima the first wins.
+ */
+export function refMaxPool2d(
+  n: number, c: number, h: number, w: number, size: number, stride: number, oh: number, ow: number, x: ArrayLike<number>,
+): { y: Float64Array; argmax: Float64Array } {
+  const y = new Float64Array(n * c * oh * ow);
+  const argmax = new Float64Array(y.length);
+  for (let p = 0; p < n * c; p++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        let best = NaN;
+        let at = -1;
+        for (let iy = oy * stride; iy < Math.min(h, oy * stride + size); iy++) {
+          for (let ix = ox * stride; ix < Math.min(w, ox * stride + size); ix++) {
+            const v = x[p * h * w + iy * w + ix];
+            const wins = at < 0 || (Number.isNaN(v) ? !Number.isNaN(best) : v > best);
+            if (wins) {
+              best = v;
+              at = iy * w + ix;
+            }
+          }
+        }
+        y[(p * oh + oy) * ow + ox] = best;
+        argmax[(p * oh + oy) * ow + ox] = at;
+      }
+    }
+  }
+  return { y, argmax };
+}
+
+/** dx[p, argmax[p, q]] += dy[p, q] over every plane p, from zero. */
+export function refMaxPool2dBackward(
+  n: number, c: number, h: number, w: number, oh: number, ow: number, dy: ArrayLike<number>, argmax: ArrayLike<number>,
+): Float64Array {
+  const dx = new Float64Array(n * c * h * w);
+  for (let p = 0; p < n * c; p++) {
+    for (let q = 0; q < oh * ow; q++) dx[p * h * w + argmax[p * oh * ow + q]] += dy[p * oh * ow + q];
+  }
+  return dx;
+}
+
+/** The values of channel j of x (n, c, s), as positions into x. */
+function channel(n: number, c: number, s: number, j: number): number[] {
+  const at: number[] = [];
+  for (let i = 0; i < n; i++) for (let k = 0; k < s; k++) at.push((i * c + j) * s + k);
+  return at;
+}
+
+/**
+ * Batch normalization in training (PyTorch's rules): per channel the mean and biased variance of
+ * its n * s values, y = (x - mean) / sqrt(var + eps) * weight + bias, saved = [mean..., invstd...],
+ * running = (1 - momentum) * running + momentum * batch with the unbiased variance (biased when
+ * n * s = 1); n * s = 0 leaves saved and the running statistics as they were.
+ */
+export function refBatchNormTrain(
+  n: number, c: number, s: number, momentum: number, eps: number, x: ArrayLike<number>, weight: ArrayLike<number>,
+  bias: ArrayLike<number>, runningMean: ArrayLike<number>, runningVar: ArrayLike<number>, saved: ArrayLike<number>,
+): { y: Float64Array; saved: Float64Array; runningMean: Float64Array; runningVar: Float64Array } {
+  const m = n * s;
+  const out = {
+    y: new Float64Array(n * c * s), saved: Float64Array.from(saved),
+    runningMean: Float64Array.from(runningMean), runningVar: Float64Array.from(runningVar),
+  };
+  if (m === 0) return out;
+  for (let j = 0; j < c; j++) {
+    const at = channel(n, c, s, j);
+    const mean = at.reduce((sum, k) => sum + x[k], 0) / m;
+    const variance = at.reduce((sum, k) => sum + (x[k] - mean) ** 2, 0) / m;
+    const invstd = 1 / Math.sqrt(variance + eps);
+    for (const k of at) out.y[k] = (x[k] - mean) * invstd * weight[j] + bias[j];
+    out.saved[j] = mean;
+    out.saved[c + j] = invstd;
+    const unbiased = m > 1 ? (variance * m) / (m - 1) : variance;
+    out.runningMean[j] = (1 - momentum) * runningMean[j] + momentum * mean;
+    out.runningVar[j] = (1 - momentum) * runningVar[j] + momentum * unbiased;
+  }
+  return out;
+}
+
+/** y = (x - runningMean[j]) / sqrt(runningVar[j] + eps) * weight[j] + bias[j]. */
+export function refBatchNormInfer(
+  n: number, c: number, s: number, eps: number, x: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number>,
+  runningMean: ArrayLike<number>, runningVar: ArrayLike<number>,
+): Float64Array {
+  const y = new Float64Array(n * c * s);
+  for (let j = 0; j < c; j++) {
+    for (const k of channel(n, c, s, j)) {
+      y[k] = (x[k] - runningMean[j]) / Math.sqrt(runningVar[j] + eps) * weight[j] + bias[j];
+    }
+  }
+  return y;
+}
+
+/**
+ * Backward of batch normalization in training from x and saved (mean, invstd): xhat = (x - mean) * invstd,
+ * dWeight = beta dWeight + sum dy xhat, dBias = beta dBias + sum dy,
+ * dx = weight * invstd * (dy - mean(dy) - xhat * mean(dy xhat)); beta = 0 ignores the old values.
+ */
+export function refBatchNormBackward(
+  n: number, c: number, s: number, x: ArrayLike<number>, dy: ArrayLike<number>, weight: ArrayLike<number>,
+  saved: ArrayLike<number>, dWeight: ArrayLike<number>, dBias: ArrayLike<number>, beta: number,
+): { dx: Float64Array; dWeight: Float64Array; dBias: Float64Array } {
+  const m = n * s;
+  const out = { dx: new Float64Array(n * c * s), dWeight: new Float64Array(c), dBias: new Float64Array(c) };
+  for (let j = 0; j < c; j++) {
+    const at = channel(n, c, s, j);
+    const xhat = (k: number): number => (x[k] - saved[j]) * saved[c + j];
+    const sumDy = at.reduce((sum, k) => sum + dy[k], 0);
+    const sumDyXhat = at.reduce((sum, k) => sum + dy[k] * xhat(k), 0);
+    out.dWeight[j] = (beta === 0 ? 0 : beta * dWeight[j]) + sumDyXhat;
+    out.dBias[j] = (beta === 0 ? 0 : beta * dBias[j]) + sumDy;
+    for (const k of at) out.dx[k] = weight[j] * saved[c + j] * (dy[k] - sumDy / m - xhat(k) * (sumDyXhat / m));
+  }
+  return out;
+}

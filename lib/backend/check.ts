@@ -16,11 +16,24 @@
  *   RangeError `${kernel}: ${arg} must be within float32 range (magnitude <= 3.4028234663852886e+38), got ${value}`
  *   RangeError `gemm: c overlaps a (the product cannot be written over an operand)` (or b)
  *   RangeError `dropout: mask overlaps x (the mask needs memory of its own)` (or y)
+ *   RangeError `${kernel}: ${output} overlaps ${input} (the output cannot be written over an input)`,
+ *              checked in this order and for these pairs only:
+ *                conv2d                y over x, y over weight, y over bias
+ *                conv2dBackwardData    dx over dy, dx over weight
+ *                conv2dBackwardFilter  dWeight over x, dWeight over dy, dBias over x, dBias over dy
+ *                maxPool2d             y over x
+ *                maxPool2dBackward     dx over dy
+ *                batchNormTrain        y over x, saved over x, saved over y
+ *   RangeError `${kernel}: ${arg} must be <= ${max}, got ${value}`  (maxPool2d's oh and ow: no window
+ *                                                                may be empty, so oh <= floor((h - 1) /
+ *                                                                stride) + 1, 0 when h is 0; ow with w)
  *   RangeError `softmaxCrossEntropy: labels[${r}] is ${v}, must be < cols (${cols})`
  *   RangeError `gatherRows: indices[${i}] is ${v}, src has ${rowsInSrc} rows`
+ *   RangeError `maxPool2dBackward: argmax[${i}] is ${v}, must be < h * w (${h * w})` (found as the
+ *                                                                kernel reads it: dx may be partly written)
  *
  * The minimum of a size is 0; of a leading dimension max(1, row length of the stored matrix);
- * of Adam's t and of a thread count 1.
+ * of Adam's t, a thread count, a convolution's or pool's stride and a pool's size 1.
  * Kernels check every argument before doing any work, in argument order; a buffer's length is
  * checked as soon as every size it depends on has been checked (for gemm: right after its
  * leading dimension). The checks run on every call in hot loops, so they are plain comparisons;
@@ -106,6 +119,14 @@ export function checkF32Len(kernel: string, arg: string, x: unknown, needed: num
   checkLen(kernel, arg, x as Float32Array, needed);
 }
 
+/**
+ * Elements of a tensor of sizes a x b x c x d: 0 when any size is 0, even where the others
+ * overflow to Infinity (a plain product would give 0 * Infinity = NaN, which every length passes).
+ */
+export function elementCount(a: number, b: number, c: number, d = 1): number {
+  return a === 0 || b === 0 || c === 0 || d === 0 ? 0 : a * b * c * d;
+}
+
 /** Elements a stored rows x cols matrix with leading dimension ld spans: its last row ends at (rows-1)*ld + cols. */
 export function matrixSpan(rows: number, cols: number, ld: number): number {
   return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
@@ -133,6 +154,13 @@ export function checkDisjoint(
   if (outStart < inStart + inElements * 4 && inStart < outStart + outElements * 4) {
     throw new RangeError(`${kernel}: ${out} overlaps ${input} (${why})`);
   }
+}
+
+/** An output that must not overlap `input` (the convolution, pooling and batch-norm kernels' refusal). */
+export function checkOutputDisjoint(
+  kernel: string, out: string, outArray: Float32Array, outElements: number, input: string, inArray: Float32Array, inElements: number,
+): void {
+  checkDisjoint(kernel, out, outArray, outElements, input, inArray, inElements, 'the output cannot be written over an input');
 }
 
 export function checkActivation(kernel: string, arg: string, x: unknown): void {
@@ -177,4 +205,12 @@ export function checkIndices(
     const v = indices[i];
     if (v >= rowsInSrc) throw indexError(kernel, i, v, rowsInSrc);
   }
+}
+
+/**
+ * The error for argmax[i] = v naming no position of an input plane of h * w = planeSize values;
+ * maxPool2dBackward checks each value as it reads it (argmax may be shared memory).
+ */
+export function argmaxError(kernel: string, i: number, v: number, planeSize: number): RangeError {
+  return new RangeError(`${kernel}: argmax[${i}] is ${v}, must be < h * w (${planeSize})`);
 }

@@ -26,8 +26,11 @@ function randomData(count: number, shape: number[], classes: number, seed: numbe
 }
 
 const WITH_EVERY_LAYER: NetworkOptions = {
-  input: [1, 4, 4],
-  layers: [{ type: 'flatten' }, { units: 5, activation: 'tanh' }, { type: 'dropout', rate: 0.5 }, { type: 'dense', units: 3, activation: 'softmax' }],
+  input: [1, 6, 6],
+  layers: [
+    { type: 'conv2d', filters: 2, kernel: 3, padding: 'same' }, { type: 'batchnorm' }, { type: 'maxpool2d' }, { type: 'flatten' },
+    { units: 5, activation: 'tanh' }, { type: 'dropout', rate: 0.5 }, { type: 'dense', units: 3, activation: 'softmax' },
+  ],
   seed: 2,
 };
 
@@ -35,22 +38,29 @@ describe('shape inference', () => {
   test('each layer takes the previous output shape; configs get their defaults', () => {
     const net = Network.create({ ...WITH_EVERY_LAYER, backend: 'ts' });
     expect(net.layers.map((layer) => [layer.inputShape, layer.outputShape])).toEqual([
-      [[1, 4, 4], [16]],
-      [[16], [5]],
+      [[1, 6, 6], [2, 6, 6]],
+      [[2, 6, 6], [2, 6, 6]],
+      [[2, 6, 6], [2, 3, 3]],
+      [[2, 3, 3], [18]],
+      [[18], [5]],
       [[5], [5]],
       [[5], [3]],
     ]);
     expect(net.config).toEqual({
-      input: [1, 4, 4],
+      input: [1, 6, 6],
       layers: [
+        { type: 'conv2d', filters: 2, kernel: [3, 3], stride: 1, padding: 'same', activation: 'relu', slope: 0.01 },
+        { type: 'batchnorm', momentum: 0.1, eps: 1e-5 },
+        { type: 'maxpool2d', size: 2, stride: 2 },
         { type: 'flatten' },
         { type: 'dense', units: 5, activation: 'tanh', slope: 0.01, factor: 1 },
         { type: 'dropout', rate: 0.5 },
         { type: 'dense', units: 3, activation: 'softmax', slope: 0.01, factor: 1 },
       ],
     });
-    expect(net.architecture).toBe('16-5-dropout0.5-3');
-    expect(net.params.length).toBe(16 * 5 + 5 + 5 * 3 + 3);
+    expect(net.architecture).toBe('1x6x6-conv2k3-bn-pool2-5-dropout0.5-3');
+    expect(net.params.length).toBe(2 * 9 + 2 + 2 + 2 + 18 * 5 + 5 + 5 * 3 + 3);
+    expect(net.buffers.length).toBe(2 + 2);
   });
 
   test('a dense layer after [c, h, w] flattens implicitly; a number input stays a number', () => {
@@ -63,7 +73,7 @@ describe('shape inference', () => {
   });
 
   const bad: [string, Partial<NetworkOptions>, string][] = [
-    ['unknown type', { layers: [{ type: 'conv' } as never, { units: 3 }] }, 'Network.create: layers[0]: unknown layer type "conv" (one of dense, dropout, flatten)'],
+    ['unknown type', { layers: [{ type: 'conv' } as never, { units: 3 }] }, 'Network.create: layers[0]: unknown layer type "conv" (one of dense, conv2d, maxpool2d, batchnorm, dropout, flatten)'],
     ['unknown field', { layers: [{ type: 'dropout', rate: 0.1, units: 3 } as never, { units: 3 }] }, "Network.create: layers[0] (dropout): unknown field 'units' (it takes rate)"],
     ['field of flatten', { layers: [{ type: 'flatten', size: 2 } as never, { units: 3 }] }, "Network.create: layers[0] (flatten): unknown field 'size' (it takes no options)"],
     ['missing units', { layers: [{ activation: 'relu' } as never, { units: 3 }] }, 'Network.create: layers[0] (dense): units must be a positive integer, got undefined'],
@@ -87,13 +97,16 @@ test('summary lists each layer, its output shape and parameters, and the total',
   const net = Network.create({ ...WITH_EVERY_LAYER, backend: 'ts' });
   expect(net.summary()).toBe(
     [
-      '#  layer    output shape  parameters',
-      '   input    [1, 4, 4]',
-      '0  flatten  [16]                   0',
-      '1  dense    [5]                   85',
-      '2  dropout  [5]                    0',
-      '3  dense    [3]                   18',
-      'parameters: 103 trainable',
+      '#  layer      output shape  parameters',
+      '   input      [1, 6, 6]',
+      '0  conv2d     [2, 6, 6]             20',
+      '1  batchnorm  [2, 6, 6]              4',
+      '2  maxpool2d  [2, 3, 3]              0',
+      '3  flatten    [18]                   0',
+      '4  dense      [5]                   95',
+      '5  dropout    [5]                    0',
+      '6  dense      [3]                   18',
+      'parameters: 137 trainable; 4 values in buffers (saved, not trained)',
     ].join('\n'),
   );
 });
@@ -195,12 +208,15 @@ describeBackends('dropout in a network [%s]', (backend) => {
     const dir = mkdtempSync(join(tmpdir(), 'digitnet-layers-'));
     try {
       const net = Network.create({ ...WITH_EVERY_LAYER, backend });
-      const data = randomData(40, [1, 4, 4], 3, 13);
+      const data = randomData(40, [1, 6, 6], 3, 13);
       await net.fit(data, { epochs: 2, batchSize: 8 });
       await net.save(join(dir, 'm.safetensors'));
       const again = await Network.load(join(dir, 'm.safetensors'), { backend });
       expect(again.config).toEqual(net.config);
-      expect(Object.keys(again.tensors())).toEqual(['layers.1.weight', 'layers.1.bias', 'layers.3.weight', 'layers.3.bias']);
+      expect(Object.keys(again.tensors())).toEqual([
+        'layers.0.weight', 'layers.0.bias', 'layers.1.weight', 'layers.1.bias', 'layers.1.running_mean', 'layers.1.running_var',
+        'layers.4.weight', 'layers.4.bias', 'layers.6.weight', 'layers.6.bias',
+      ]);
       expect(again.tensors()).toEqual(net.tensors());
       expect(again.predict(data.inputs as Float32Array, 40)).toEqual(net.predict(data.inputs as Float32Array, 40));
     } finally {

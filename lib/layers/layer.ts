@@ -35,6 +35,8 @@ export interface Layer {
   readonly params: readonly TensorSpec[];
   /** Saved but not trained tensors (running statistics), in arena order. */
   readonly buffers: readonly TensorSpec[];
+  /** True when training's forward pass depends on the whole batch at once (batch statistics), so a batch cannot run in chunks. */
+  readonly wholeBatch?: boolean;
   /** Float32 values of scratch the layer needs for a chunk of `rows` samples (0 if none). */
   scratchSize(rows: number): number;
   /** Attaches the layer's views of the arenas, one per spec, in spec order. */

@@ -1,14 +1,17 @@
 import type { Shape } from '../core/shape';
+import { BatchNorm, batchNormConfig, type BatchNormConfig, type BatchNormSpec } from './batchnorm';
+import { Conv2d, conv2dConfig, type Conv2dConfig, type Conv2dSpec } from './conv2d';
 import { Dense, denseConfig, type DenseConfig, type DenseSpec } from './dense';
 import { Dropout, dropoutConfig, type DropoutConfig, type DropoutSpec } from './dropout';
 import { Flatten, type FlattenConfig, type FlattenSpec } from './flatten';
 import type { Layer } from './layer';
+import { MaxPool2d, maxPool2dConfig, type MaxPool2dConfig, type MaxPool2dSpec } from './maxpool2d';
 
 /** A layer as `Network.create` takes it; `{ units, activation }` without a type is dense. */
-export type LayerSpec = DenseSpec | DropoutSpec | FlattenSpec;
+export type LayerSpec = DenseSpec | Conv2dSpec | MaxPool2dSpec | BatchNormSpec | DropoutSpec | FlattenSpec;
 
 /** A layer's configuration with its defaults filled in, as model files store it. */
-export type LayerConfig = DenseConfig | DropoutConfig | FlattenConfig;
+export type LayerConfig = DenseConfig | Conv2dConfig | MaxPool2dConfig | BatchNormConfig | DropoutConfig | FlattenConfig;
 
 /** A network's architecture, as `Network.create` takes it and model files store it (`__metadata__.digitnet`). */
 export interface NetworkConfig {
@@ -27,6 +30,18 @@ const TYPES: Record<string, LayerType> = {
   dense: {
     fields: ['units', 'activation', 'slope', 'factor', 'init'],
     build: (spec: DenseSpec, input, index, isLast, where) => new Dense(denseConfig(spec, isLast, where), input, index, spec.init),
+  },
+  conv2d: {
+    fields: ['filters', 'kernel', 'stride', 'padding', 'activation', 'slope', 'init'],
+    build: (spec: Conv2dSpec, input, index, _isLast, where) => new Conv2d(conv2dConfig(spec, where), input, index, spec.init, where),
+  },
+  maxpool2d: {
+    fields: ['size', 'stride'],
+    build: (spec: MaxPool2dSpec, input, index, _isLast, where) => new MaxPool2d(maxPool2dConfig(spec, where), input, index, where),
+  },
+  batchnorm: {
+    fields: ['momentum', 'eps'],
+    build: (spec: BatchNormSpec, input, index, _isLast, where) => new BatchNorm(batchNormConfig(spec, where), input, index),
   },
   dropout: {
     fields: ['rate'],

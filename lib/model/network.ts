@@ -321,6 +321,11 @@ export class Network {
     this.layers.forEach((layer, i) => layer.forward(this.backend, rows, i === 0 ? x : ws.acts[i], ws.acts[i + 1], ws.scratch[i], pass));
   }
 
+  /** The output layer's values (logits, before softmax) of the last forward pass's `rows` samples: a view, valid until the next pass. */
+  logits(rows: number): Float32Array {
+    return this.ensureWorkspace(rows).acts[this.layers.length].subarray(0, rows * this.classes);
+  }
+
   /**
    * Softmax cross-entropy of the last forward pass against the workspace labels: turns the logits
    * into probabilities, writes dE/dlogits (times `scale`) for `backward`, returns the summed loss.

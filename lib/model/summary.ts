@@ -1,5 +1,6 @@
 import { formatShape, shapeSize, type Shape } from '../core/shape';
 import type { Layer, TensorSpec } from '../layers/layer';
+import type { LayerConfig } from '../layers/registry';
 
 /** Number of values in tensors of these specs. */
 export function tensorValues(specs: readonly TensorSpec[]): number {
@@ -9,15 +10,19 @@ export function tensorValues(specs: readonly TensorSpec[]): number {
 /**
  * A network in one line: sizes joined by dashes as the paper writes them (`784-256-128-10`), the
  * input as its value count when dense layers read it, else as channels x height x width; dropout
- * as `dropout0.2`; flatten, which changes no value, left out.
+ * as `dropout0.2`, a convolution as `conv24k5` (24 filters of 5x5; `s2` for stride 2), pooling as
+ * `pool2`, batch-norm as `bn`; flatten, which changes no value, left out.
  */
 export function architectureName(input: Shape, layers: readonly Layer[]): string {
   const first = layers.find((layer) => layer.config.type !== 'flatten');
   const parts = [first?.config.type === 'dense' ? String(shapeSize(input)) : input.join('x')];
   for (const layer of layers) {
-    const config = layer.config as { type: string; units?: number; rate?: number };
+    const config = layer.config as LayerConfig;
     if (config.type === 'dense') parts.push(String(config.units));
     else if (config.type === 'dropout') parts.push(`dropout${config.rate}`);
+    else if (config.type === 'conv2d') parts.push(`conv${config.filters}k${kernelName(config.kernel)}${config.stride === 1 ? '' : `s${config.stride}`}`);
+    else if (config.type === 'maxpool2d') parts.push(`pool${config.size}${config.stride === config.size ? '' : `s${config.stride}`}`);
+    else if (config.type === 'batchnorm') parts.push('bn');
   }
   return parts.join('-');
 }
@@ -36,4 +41,9 @@ export function summaryTable(input: Shape, layers: readonly Layer[]): string {
   const totals = [`parameters: ${params.toLocaleString('en-US')} trainable`];
   if (buffers > 0) totals.push(`${buffers.toLocaleString('en-US')} values in buffers (saved, not trained)`);
   return [line(header), ...rows.map(line), totals.join('; ')].join('\n');
+}
+
+/** `5` for a 5x5 kernel, `3x5` for 3 rows by 5 columns. */
+function kernelName([kh, kw]: [number, number]): string {
+  return kh === kw ? String(kh) : `${kh}x${kw}`;
 }

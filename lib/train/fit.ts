@@ -2,7 +2,7 @@ import type { Backend, BackendName } from '../backend/contract';
 import { getBackend, nativeAvailable } from '../backend';
 import { splitDataset, type Dataset } from '../core/dataset';
 import { checkSeed } from '../core/random';
-import type { Network } from '../model/network';
+import { MAX_CHUNK_ROWS, type Network } from '../model/network';
 import { loadCheckpoint } from './checkpoint-state';
 import { trainLoop } from './loop';
 import { checkOptimizer, checkSchedule } from './optimizers';
@@ -23,7 +23,8 @@ export async function fit(net: Network, train: Dataset, options: FitOptions = {}
   net.checkDataset(train, 'fit');
   if (options.validation) net.checkDataset(options.validation, 'fit validation');
   // Checked here, so that a split that leaves no sample fails before a worker starts; the loop splits.
-  if (plan.validationSplit !== undefined) splitDataset(train, plan.validationSplit, 'fit');
+  const training = plan.validationSplit === undefined ? train : splitDataset(train, plan.validationSplit, 'fit').train;
+  checkWholeBatch(net, Math.min(plan.batchSize, plan.limit ?? Infinity, training.count));
   const data: TrainingData = { train, validation: options.validation };
   const backend = builtinBackendName(net.backend);
   net.training = true;
@@ -73,6 +74,21 @@ function resolveOptions(options: FitOptions): FitPlan {
   checkOptimizer(o.optimizer);
   checkSchedule(o.schedule);
   return o;
+}
+
+/**
+ * Batches larger than a chunk run as several passes whose gradients add up, which is exact for
+ * every layer except those that normalize with the batch's statistics: there the chunks would
+ * each see their own. Such a network trains on batches of one chunk at most.
+ */
+function checkWholeBatch(net: Network, batchRows: number): void {
+  const layer = net.layers.find((l) => l.wholeBatch);
+  if (layer && batchRows > MAX_CHUNK_ROWS) {
+    throw new RangeError(
+      `fit: layers[${layer.index}] (${layer.config.type}) normalizes with the statistics of the whole batch, which must fit one pass ` +
+        `of at most ${MAX_CHUNK_ROWS} samples; batches of ${batchRows} are too many (use batchSize <= ${MAX_CHUNK_ROWS}; full-batch descent cannot train this network)`,
+    );
+  }
 }
 
 /** 'native' or 'ts' when `backend` is that built-in backend (a worker can load it by name), else undefined. */

@@ -23,6 +23,18 @@ export const PRESETS = {
     output: { units: 10, activation: 'softmax' },
     fit: { epochs: 4, batchSize: 128, optimizer: { name: 'adam', lr: 3e-3 }, schedule: { name: 'cosine' }, loss: 'mean' },
   },
+  cnn: {
+    description: 'a small convolutional network: conv 5x5 16 ReLU, maxpool 2, conv 3x3 32 ReLU, maxpool 2, dense 128 ReLU, Adam with cosine decay, batch 128, 2 epochs',
+    hidden: [
+      { type: 'conv2d', filters: 16, kernel: 5, activation: 'relu' },
+      { type: 'maxpool2d', size: 2 },
+      { type: 'conv2d', filters: 32, kernel: 3, activation: 'relu' },
+      { type: 'maxpool2d', size: 2 },
+      { units: 128, activation: 'relu' },
+    ],
+    output: { units: 10, activation: 'softmax' },
+    fit: { epochs: 2, batchSize: 128, optimizer: { name: 'adam', lr: 2e-3 }, schedule: { name: 'cosine' }, loss: 'mean' },
+  },
   paper: {
     description: "the paper's system: leaky ReLU (slope 1/100), softmax, summed cross-entropy, full-batch gradient descent at a constant rate",
     // docs/paper.md says why: 64 hidden units, He initialisation, factors 1, and the largest stable

@@ -4,12 +4,13 @@
  */
 import { ACTIVATIONS, type Backend } from '../lib/backend/contract';
 import { describeNativeVsTs } from './backends';
-import { expectClose, expectIdentical, randomF32, randomU16, randomU8 } from './reference';
+import { expectClose, expectIdentical, expectSame, randomF32, randomU16, randomU8 } from './reference';
 
 /** One run of a kernel on fresh copies of fixed inputs; returns every output it wrote. */
 interface Scenario {
   title: string;
-  run: (B: Backend) => (Float32Array | number)[];
+  run: (B: Backend) => (Float32Array | Uint32Array | number)[];
+  /** Relative to the largest output (expectClose); 0 asks for identical values, NaNs in the same places. */
   tol: number;
 }
 
@@ -127,6 +128,118 @@ function scenarios(): Scenario[] {
     grads.forEach((g, i) => B.adamStep(n, 1e-2, 0.9, 0.999, 1e-8, i + 1, w, g, m, v));
     return [w, m, v];
   } });
+  list.push(...convScenarios(), ...poolScenarios(), ...batchNormScenarios());
+  return list;
+}
+
+/** conv2d and its gradients on the reference net's two layers (batch 8) and on odd geometries. */
+function convScenarios(): Scenario[] {
+  const list: Scenario[] = [];
+  const cases: [title: string, geometry: number[]][] = [
+    // n, c, h, w, f, kh, kw, stride, padTop, padLeft, oh, ow
+    ['reference net conv 5x5 24 filters on 1x28x28', [8, 1, 28, 28, 24, 5, 5, 1, 0, 0, 24, 24]],
+    ['reference net conv 3x3 32 filters on 24x12x12', [8, 24, 12, 12, 32, 3, 3, 1, 0, 0, 10, 10]],
+    ['3x5 stride 2 padding 2/1, 17 channels on 9x7', [3, 17, 9, 7, 5, 3, 5, 2, 2, 1, 6, 3]],
+    ["5x5 'same' 16 filters on 3x12x11", [2, 3, 12, 11, 16, 5, 5, 1, 2, 2, 12, 11]],
+  ];
+  for (const [title, geometry] of cases) {
+    const [n, c, h, w, f, kh, kw, , , , oh, ow] = geometry;
+    const g = geometry as [number, number, number, number, number, number, number, number, number, number, number, number];
+    const x = randomF32(n * c * h * w, n + c);
+    const weight = randomF32(f * c * kh * kw, f + kh);
+    const bias = randomF32(f, f);
+    const dy = randomF32(n * f * oh * ow, oh + ow);
+    list.push({ title: `conv2d ${title}`, tol: 1e-5 * (c * kh * kw + 1), run: (B) => {
+      const y = new Float32Array(dy.length);
+      B.conv2d(...g, x, weight, bias, y);
+      return [y];
+    } });
+    list.push({ title: `conv2dBackwardData ${title}`, tol: 1e-5 * (f * kh * kw + 1), run: (B) => {
+      const dx = new Float32Array(x.length);
+      B.conv2dBackwardData(...g, dy, weight, dx);
+      return [dx];
+    } });
+    for (const beta of [0, 1]) {
+      list.push({ title: `conv2dBackwardFilter ${title} beta=${beta}`, tol: 1e-5 * (n * oh * ow + 1), run: (B) => {
+        const dWeight = weight.slice();
+        const dBias = bias.slice();
+        B.conv2dBackwardFilter(...g, x, dy, dWeight, dBias, beta);
+        return [dWeight, dBias];
+      } });
+    }
+  }
+  return list;
+}
+
+/** maxPool2d and its backward on the reference net's pools (batch 8) and on overlapping windows cut at the edge, with ties and NaNs. */
+function poolScenarios(): Scenario[] {
+  const list: Scenario[] = [];
+  const cases: [title: string, n: number, c: number, h: number, w: number, size: number, stride: number, oh: number, ow: number][] = [
+    ['reference net pool 2 on 24x24x24', 8, 24, 24, 24, 2, 2, 12, 12],
+    ['reference net pool 2 on 32x10x10', 8, 32, 10, 10, 2, 2, 5, 5],
+    ['3x3 stride 2 on 5x9x7, windows cut at the edge', 3, 5, 9, 7, 3, 2, 5, 4],
+  ];
+  for (const [title, n, c, h, w, size, stride, oh, ow] of cases) {
+    // Values on a coarse grid (ties) with a NaN now and then.
+    const x = randomF32(n * c * h * w, h * w, 0, 8).map((v, i) => (i % 97 === 5 ? NaN : Math.floor(v)));
+    const dy = randomF32(n * c * oh * ow, oh);
+    const forward = (B: Backend) => {
+      const y = new Float32Array(dy.length);
+      const argmax = new Uint32Array(dy.length);
+      B.maxPool2d(n, c, h, w, size, stride, oh, ow, x, y, argmax);
+      return { y, argmax };
+    };
+    list.push({ title: `maxPool2d ${title} (identical)`, tol: 0, run: (B) => {
+      const { y, argmax } = forward(B);
+      return [y, argmax];
+    } });
+    list.push({ title: `maxPool2dBackward ${title}`, tol: 1e-6, run: (B) => {
+      const dx = new Float32Array(x.length);
+      B.maxPool2dBackward(n, c, h, w, oh, ow, dy, forward(B).argmax, dx);
+      return [dx];
+    } });
+  }
+  return list;
+}
+
+/** Batch normalization after the reference net's second convolution, after a dense layer, and on an odd shape. */
+function batchNormScenarios(): Scenario[] {
+  const list: Scenario[] = [];
+  for (const [n, c, s] of [[8, 32, 100], [8, 256, 1], [3, 5, 7]]) {
+    const x = randomF32(n * c * s, c + s, -2, 3);
+    const weight = randomF32(c, c, 0.5, 2);
+    const bias = randomF32(c, c + 1);
+    const runningMean = randomF32(c, c + 2);
+    const runningVar = randomF32(c, c + 3, 0.5, 2);
+    const dy = randomF32(n * c * s, c + 4);
+    const train = (B: Backend) => {
+      const y = new Float32Array(x.length);
+      const saved = new Float32Array(2 * c);
+      const rm = runningMean.slice();
+      const rv = runningVar.slice();
+      B.batchNormTrain(n, c, s, 0.1, 1e-5, x, weight, bias, rm, rv, y, saved);
+      return { y, saved, rm, rv };
+    };
+    list.push({ title: `batchNormTrain n=${n} c=${c} s=${s}`, tol: 1e-5, run: (B) => {
+      const { y, saved, rm, rv } = train(B);
+      return [y, saved, rm, rv];
+    } });
+    list.push({ title: `batchNormInfer n=${n} c=${c} s=${s}`, tol: 1e-5, run: (B) => {
+      const y = new Float32Array(x.length);
+      B.batchNormInfer(n, c, s, 1e-5, x, weight, bias, runningMean, runningVar, y);
+      return [y];
+    } });
+    for (const beta of [0, 1]) {
+      list.push({ title: `batchNormBackward n=${n} c=${c} s=${s} beta=${beta}`, tol: 1e-5, run: (B) => {
+        const { saved } = train(B);
+        const dx = new Float32Array(x.length);
+        const dWeight = weight.slice();
+        const dBias = bias.slice();
+        B.batchNormBackward(n, c, s, x, dy, weight, saved, dx, dWeight, dBias, beta);
+        return [dx, dWeight, dBias];
+      } });
+    }
+  }
   return list;
 }
 
@@ -139,6 +252,8 @@ describeNativeVsTs('native vs TypeScript parity', (native, ts) => {
       const w = want[i];
       if (typeof g === 'number' || typeof w === 'number') {
         expectClose([g as number], [w as number], s.tol, `${s.title} output ${i}`);
+      } else if (s.tol === 0) {
+        expectSame(g, w, `${s.title} output ${i}`);
       } else {
         expectClose(g, w, s.tol, `${s.title} output ${i}`);
       }

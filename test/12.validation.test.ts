@@ -15,6 +15,12 @@ import { thrown } from './thrown';
 
 const f32 = (n: number, seed = n): Float32Array => randomF32(n, seed);
 
+/**
+ * The convolutions' valid geometry: 3x2 filters at stride 2 on 2 images of 3x5x4, padding 1 above
+ * (and 1 below, as oh = 3 implies), none left or right: y (2, 2, 3, 2).
+ */
+const CONV = { n: 2, c: 3, h: 5, w: 4, f: 2, kh: 3, kw: 2, stride: 2, padTop: 1, padLeft: 0, oh: 3, ow: 2 };
+
 /** A valid call of each kernel, with fresh buffers each time (non-zero, so a write shows). */
 const VALID: Record<Kernel, () => Record<string, unknown>> = {
   gemm: () => ({ transA: false, transB: false, m: 3, n: 4, k: 5, alpha: 1, a: f32(15), lda: 5, b: f32(20), ldb: 4,
@@ -28,6 +34,20 @@ const VALID: Record<Kernel, () => Record<string, unknown>> = {
     dlogits: f32(6, 8), scale: 1 }),
   dropout: () => ({ n: 5, key: 7, rate: 0.5, x: f32(5), y: f32(5, 6), mask: f32(5, 7) }),
   multiply: () => ({ n: 4, a: f32(4), b: f32(4, 5), out: f32(4, 6) }),
+  conv2d: () => ({ ...CONV, x: f32(120), weight: f32(36), bias: f32(2), y: f32(24) }),
+  conv2dBackwardData: () => ({ ...CONV, dy: f32(24), weight: f32(36), dx: f32(120) }),
+  conv2dBackwardFilter: () => ({ ...CONV, x: f32(120), dy: f32(24), dWeight: f32(36, 37), dBias: f32(2), beta: 0 }),
+  // Windows 2x2 at stride 2 on 5x4: the third row of windows is cut at the bottom edge (oh = 3, its maximum).
+  maxPool2d: () => ({ n: 2, c: 3, h: 5, w: 4, size: 2, stride: 2, oh: 3, ow: 2, x: f32(120), y: f32(36),
+    argmax: new Uint32Array(36) }),
+  maxPool2dBackward: () => ({ n: 2, c: 3, h: 5, w: 4, oh: 3, ow: 2, dy: f32(36),
+    argmax: Uint32Array.from({ length: 36 }, (_, i) => (7 * i) % 20), dx: f32(120) }),
+  batchNormTrain: () => ({ n: 2, c: 3, s: 4, momentum: 0.1, eps: 1e-5, x: f32(24), weight: f32(3), bias: f32(3, 4),
+    runningMean: f32(3, 5), runningVar: randomF32(3, 6, 0.5, 2), y: f32(24, 7), saved: f32(6) }),
+  batchNormInfer: () => ({ n: 2, c: 3, s: 4, eps: 1e-5, x: f32(24), weight: f32(3), bias: f32(3, 4),
+    runningMean: f32(3, 5), runningVar: randomF32(3, 6, 0.5, 2), y: f32(24, 7) }),
+  batchNormBackward: () => ({ n: 2, c: 3, s: 4, x: f32(24), dy: f32(24, 5), weight: f32(3), saved: f32(6),
+    dx: f32(24, 7), dWeight: f32(3, 4), dBias: f32(3, 5), beta: 1 }),
   // src: 14 bytes of rows of 3 = 4 whole rows (the last 2 bytes are not a row).
   gatherRows: () => ({ src: Uint8Array.from({ length: 14 }, (_, i) => i + 1), rowLen: 3,
     indices: Uint32Array.from([0, 1, 2, 3]), offset: 1, count: 2, scale: 1 / 255, dst: f32(6) }),
@@ -128,6 +148,42 @@ function dropoutOverlaps(): BadCall[] {
       return { x: one, y: one, mask: one };
     }),
   ];
+}
+
+const INPUT_OVERLAP = 'the output cannot be written over an input';
+
+/**
+ * The valid call of `kernel` with `output` and `input` as views of one buffer: starting together,
+ * the output starting at the input's last element, or the input starting at the output's last.
+ */
+function sharing(kernel: Kernel, output: string, input: string, arrangement: 'together' | 'output inside' | 'input inside') {
+  return (): unknown[] => {
+    const named = VALID[kernel]();
+    const outLen = (named[output] as Float32Array).length;
+    const inLen = (named[input] as Float32Array).length;
+    const all = f32(outLen + inLen);
+    const outStart = arrangement === 'output inside' ? inLen - 1 : 0;
+    const inStart = arrangement === 'input inside' ? outLen - 1 : 0;
+    named[output] = all.subarray(outStart, outStart + outLen);
+    named[input] = all.subarray(inStart, inStart + inLen);
+    return SIGNATURES[kernel].map(([name]) => named[name]);
+  };
+}
+
+/** Every output / input pair a geometry kernel refuses to share memory, in each arrangement. */
+function geometryOverlaps(): BadCall[] {
+  const pairs: [Kernel, string, string][] = [
+    ['conv2d', 'y', 'x'], ['conv2d', 'y', 'weight'], ['conv2d', 'y', 'bias'],
+    ['conv2dBackwardData', 'dx', 'dy'], ['conv2dBackwardData', 'dx', 'weight'],
+    ['conv2dBackwardFilter', 'dWeight', 'x'], ['conv2dBackwardFilter', 'dWeight', 'dy'],
+    ['conv2dBackwardFilter', 'dBias', 'x'], ['conv2dBackwardFilter', 'dBias', 'dy'],
+    ['maxPool2d', 'y', 'x'], ['maxPool2dBackward', 'dx', 'dy'],
+    ['batchNormTrain', 'y', 'x'], ['batchNormTrain', 'saved', 'x'], ['batchNormTrain', 'saved', 'y'],
+  ];
+  return pairs.flatMap(([kernel, output, input]) => (['together', 'output inside', 'input inside'] as const).map((how) => ({
+    title: `${kernel} ${output} and ${input} in one buffer (${how})`, kernel, args: sharing(kernel, output, input, how),
+    error: 'RangeError' as const, message: `${kernel}: ${output} overlaps ${input} (${INPUT_OVERLAP})`,
+  })));
 }
 
 /** Out-of-range values: negative sizes, short leading dimensions, short buffers, bad contents. */
@@ -250,6 +306,98 @@ const RANGE_CASES: BadCall[] = [
   range('m shorter than n', 'adamStep', { m: f32(3) }, 'adamStep: m has 3 elements, needs at least 4'),
   range('v shorter than n', 'adamStep', { v: f32(3) }, 'adamStep: v has 3 elements, needs at least 4'),
 
+  range('n = -1', 'conv2d', { n: -1 }, 'conv2d: n must be >= 0, got -1'),
+  range('kw = -2', 'conv2d', { kw: -2 }, 'conv2d: kw must be >= 0, got -2'),
+  range('stride = 0', 'conv2d', { stride: 0 }, 'conv2d: stride must be >= 1, got 0'),
+  range('padLeft = -1', 'conv2d', { padLeft: -1 }, 'conv2d: padLeft must be >= 0, got -1'),
+  range('ow = -1', 'conv2d', { ow: -1 }, 'conv2d: ow must be >= 0, got -1'),
+  range('x shorter than n*c*h*w', 'conv2d', { x: f32(119) }, 'conv2d: x has 119 elements, needs at least 120'),
+  range('weight shorter than f*c*kh*kw', 'conv2d', { weight: f32(35) }, 'conv2d: weight has 35 elements, needs at least 36'),
+  range('bias shorter than f', 'conv2d', { bias: f32(1) }, 'conv2d: bias has 1 elements, needs at least 2'),
+  range('y shorter than n*f*oh*ow', 'conv2d', { y: f32(23) }, 'conv2d: y has 23 elements, needs at least 24'),
+
+  range('stride = 0', 'conv2dBackwardData', { stride: 0 }, 'conv2dBackwardData: stride must be >= 1, got 0'),
+  range('padTop = -3', 'conv2dBackwardData', { padTop: -3 }, 'conv2dBackwardData: padTop must be >= 0, got -3'),
+  range('dy shorter than n*f*oh*ow', 'conv2dBackwardData', { dy: f32(23) },
+    'conv2dBackwardData: dy has 23 elements, needs at least 24'),
+  range('weight shorter than f*c*kh*kw', 'conv2dBackwardData', { weight: f32(35) },
+    'conv2dBackwardData: weight has 35 elements, needs at least 36'),
+  range('dx shorter than n*c*h*w', 'conv2dBackwardData', { dx: f32(119) },
+    'conv2dBackwardData: dx has 119 elements, needs at least 120'),
+
+  range('stride = 0', 'conv2dBackwardFilter', { stride: 0 }, 'conv2dBackwardFilter: stride must be >= 1, got 0'),
+  range('f = -1', 'conv2dBackwardFilter', { f: -1 }, 'conv2dBackwardFilter: f must be >= 0, got -1'),
+  range('x shorter than n*c*h*w', 'conv2dBackwardFilter', { x: f32(119) },
+    'conv2dBackwardFilter: x has 119 elements, needs at least 120'),
+  range('dy shorter than n*f*oh*ow', 'conv2dBackwardFilter', { dy: f32(23) },
+    'conv2dBackwardFilter: dy has 23 elements, needs at least 24'),
+  range('dWeight shorter than f*c*kh*kw', 'conv2dBackwardFilter', { dWeight: f32(35) },
+    'conv2dBackwardFilter: dWeight has 35 elements, needs at least 36'),
+  range('dBias shorter than f', 'conv2dBackwardFilter', { dBias: f32(1) },
+    'conv2dBackwardFilter: dBias has 1 elements, needs at least 2'),
+  range('beta = 1e39', 'conv2dBackwardFilter', { beta: 1e39 },
+    'conv2dBackwardFilter: beta must be within float32 range (magnitude <= 3.4028234663852886e+38), got 1e+39'),
+
+  range('size = 0', 'maxPool2d', { size: 0 }, 'maxPool2d: size must be >= 1, got 0'),
+  range('stride = 0', 'maxPool2d', { stride: 0 }, 'maxPool2d: stride must be >= 1, got 0'),
+  range('c = -1', 'maxPool2d', { c: -1 }, 'maxPool2d: c must be >= 0, got -1'),
+  range('oh = -1', 'maxPool2d', { oh: -1 }, 'maxPool2d: oh must be >= 0, got -1'),
+  range('oh one past its maximum (a window starting below the input)', 'maxPool2d', { oh: 4 },
+    'maxPool2d: oh must be <= 3, got 4'),
+  range('ow one past its maximum', 'maxPool2d', { ow: 3 }, 'maxPool2d: ow must be <= 2, got 3'),
+  range('oh past its maximum at stride 3', 'maxPool2d', { stride: 3 }, 'maxPool2d: oh must be <= 2, got 3'),
+  range('oh > 0 when h = 0 (maximum 0)', 'maxPool2d', { h: 0 }, 'maxPool2d: oh must be <= 0, got 3'),
+  range('ow > 0 when w = 0 (maximum 0)', 'maxPool2d', { w: 0 }, 'maxPool2d: ow must be <= 0, got 2'),
+  range('x shorter than n*c*h*w', 'maxPool2d', { x: f32(119) }, 'maxPool2d: x has 119 elements, needs at least 120'),
+  range('y shorter than n*c*oh*ow', 'maxPool2d', { y: f32(35) }, 'maxPool2d: y has 35 elements, needs at least 36'),
+  range('argmax shorter than n*c*oh*ow', 'maxPool2d', { argmax: new Uint32Array(35) },
+    'maxPool2d: argmax has 35 elements, needs at least 36'),
+
+  range('oh = -1', 'maxPool2dBackward', { oh: -1 }, 'maxPool2dBackward: oh must be >= 0, got -1'),
+  range('dy shorter than n*c*oh*ow', 'maxPool2dBackward', { dy: f32(35) },
+    'maxPool2dBackward: dy has 35 elements, needs at least 36'),
+  range('argmax shorter than n*c*oh*ow', 'maxPool2dBackward', { argmax: new Uint32Array(35) },
+    'maxPool2dBackward: argmax has 35 elements, needs at least 36'),
+  range('dx shorter than n*c*h*w', 'maxPool2dBackward', { dx: f32(119) },
+    'maxPool2dBackward: dx has 119 elements, needs at least 120'),
+
+  range('c = -1', 'batchNormTrain', { c: -1 }, 'batchNormTrain: c must be >= 0, got -1'),
+  range('momentum = 1e39', 'batchNormTrain', { momentum: 1e39 },
+    'batchNormTrain: momentum must be within float32 range (magnitude <= 3.4028234663852886e+38), got 1e+39'),
+  range('x shorter than n*c*s', 'batchNormTrain', { x: f32(23) }, 'batchNormTrain: x has 23 elements, needs at least 24'),
+  range('weight shorter than c', 'batchNormTrain', { weight: f32(2) }, 'batchNormTrain: weight has 2 elements, needs at least 3'),
+  range('bias shorter than c', 'batchNormTrain', { bias: f32(2) }, 'batchNormTrain: bias has 2 elements, needs at least 3'),
+  range('runningMean shorter than c', 'batchNormTrain', { runningMean: f32(0) },
+    'batchNormTrain: runningMean has 0 elements, needs at least 3'),
+  range('runningVar shorter than c', 'batchNormTrain', { runningVar: f32(2) },
+    'batchNormTrain: runningVar has 2 elements, needs at least 3'),
+  range('y shorter than n*c*s', 'batchNormTrain', { y: f32(23) }, 'batchNormTrain: y has 23 elements, needs at least 24'),
+  range('saved shorter than 2c', 'batchNormTrain', { saved: f32(5) }, 'batchNormTrain: saved has 5 elements, needs at least 6'),
+
+  range('s = -1', 'batchNormInfer', { s: -1 }, 'batchNormInfer: s must be >= 0, got -1'),
+  range('eps = -1e39', 'batchNormInfer', { eps: -1e39 },
+    'batchNormInfer: eps must be within float32 range (magnitude <= 3.4028234663852886e+38), got -1e+39'),
+  range('x shorter than n*c*s', 'batchNormInfer', { x: f32(23) }, 'batchNormInfer: x has 23 elements, needs at least 24'),
+  range('runningVar shorter than c', 'batchNormInfer', { runningVar: f32(2) },
+    'batchNormInfer: runningVar has 2 elements, needs at least 3'),
+  range('y shorter than n*c*s', 'batchNormInfer', { y: f32(23) }, 'batchNormInfer: y has 23 elements, needs at least 24'),
+
+  range('n = -1', 'batchNormBackward', { n: -1 }, 'batchNormBackward: n must be >= 0, got -1'),
+  range('x shorter than n*c*s', 'batchNormBackward', { x: f32(23) }, 'batchNormBackward: x has 23 elements, needs at least 24'),
+  range('dy shorter than n*c*s', 'batchNormBackward', { dy: f32(23) }, 'batchNormBackward: dy has 23 elements, needs at least 24'),
+  range('weight shorter than c', 'batchNormBackward', { weight: f32(2) },
+    'batchNormBackward: weight has 2 elements, needs at least 3'),
+  range('saved shorter than 2c', 'batchNormBackward', { saved: f32(5) },
+    'batchNormBackward: saved has 5 elements, needs at least 6'),
+  range('dx shorter than n*c*s', 'batchNormBackward', { dx: f32(23) }, 'batchNormBackward: dx has 23 elements, needs at least 24'),
+  range('dWeight shorter than c', 'batchNormBackward', { dWeight: f32(2) },
+    'batchNormBackward: dWeight has 2 elements, needs at least 3'),
+  range('dBias shorter than c', 'batchNormBackward', { dBias: f32(2) },
+    'batchNormBackward: dBias has 2 elements, needs at least 3'),
+  range('beta = 1e39', 'batchNormBackward', { beta: 1e39 },
+    'batchNormBackward: beta must be within float32 range (magnitude <= 3.4028234663852886e+38), got 1e+39'),
+  ...geometryOverlaps(),
+
   range('n = 0', 'setThreads', { n: 0 }, 'setThreads: n must be >= 1, got 0'),
   range('n = -4', 'setThreads', { n: -4 }, 'setThreads: n must be >= 1, got -4'),
 ];
@@ -298,11 +446,64 @@ const ORDER_CASES: BadCall[] = [
       return call('dropout', { x: all.subarray(0, 5), mask: all.subarray(2, 6) })();
     },
     error: 'RangeError', message: 'dropout: mask has 4 elements, needs at least 5' },
+  { title: 'conv2d reports stride 0 before a short x', kernel: 'conv2d', args: call('conv2d', { stride: 0, x: f32(1) }),
+    error: 'RangeError', message: 'conv2d: stride must be >= 1, got 0' },
+  { title: 'conv2d reports a short bias before y overlapping x', kernel: 'conv2d',
+    args: () => {
+      const all = f32(200);
+      return call('conv2d', { x: all.subarray(0, 120), y: all.subarray(100, 124), bias: f32(1) })();
+    },
+    error: 'RangeError', message: 'conv2d: bias has 1 elements, needs at least 2' },
+  { title: 'conv2d reports y over x before y over weight', kernel: 'conv2d',
+    args: () => {
+      const all = f32(200);
+      return call('conv2d', { x: all.subarray(0, 120), weight: all.subarray(120, 156), y: all.subarray(110, 134) })();
+    },
+    error: 'RangeError', message: `conv2d: y overlaps x (${INPUT_OVERLAP})` },
+  { title: 'conv2dBackwardFilter reports dWeight over dy before dBias over x', kernel: 'conv2dBackwardFilter',
+    args: () => {
+      const all = f32(200);
+      return call('conv2dBackwardFilter', { x: all.subarray(0, 120), dBias: all.subarray(119, 121),
+        dy: all.subarray(150, 174), dWeight: all.subarray(160, 196) })();
+    },
+    error: 'RangeError', message: `conv2dBackwardFilter: dWeight overlaps dy (${INPUT_OVERLAP})` },
+  { title: "maxPool2d reports oh's maximum before a short x", kernel: 'maxPool2d', args: call('maxPool2d', { oh: 9, x: f32(1) }),
+    error: 'RangeError', message: 'maxPool2d: oh must be <= 3, got 9' },
+  { title: 'maxPool2dBackward reports a wrongly typed argmax before a short dx', kernel: 'maxPool2dBackward',
+    args: call('maxPool2dBackward', { argmax: new Int32Array(36), dx: f32(1) }),
+    error: 'TypeError', message: 'maxPool2dBackward: argmax must be a Uint32Array' },
+  { title: 'batchNormTrain reports y over x before saved over y', kernel: 'batchNormTrain',
+    args: () => {
+      const all = f32(60);
+      return call('batchNormTrain', { x: all.subarray(0, 24), y: all.subarray(20, 44), saved: all.subarray(40, 46) })();
+    },
+    error: 'RangeError', message: `batchNormTrain: y overlaps x (${INPUT_OVERLAP})` },
+  { title: 'batchNormTrain reports saved over x before saved over y', kernel: 'batchNormTrain',
+    args: () => {
+      const all = f32(60);
+      return call('batchNormTrain', { x: all.subarray(0, 24), saved: all.subarray(21, 27), y: all.subarray(26, 50) })();
+    },
+    error: 'RangeError', message: `batchNormTrain: saved overlaps x (${INPUT_OVERLAP})` },
   { title: 'multiply reports a short a before a wrongly typed b', kernel: 'multiply', args: call('multiply', { a: f32(1), b: 'no' }),
     error: 'RangeError', message: 'multiply: a has 1 elements, needs at least 4' },
 ];
 
 const ALL_CASES = [...wrongTypeCases(), ...RANGE_CASES, ...ORDER_CASES];
+
+/**
+ * Bad values found in the data as the kernel reads it (argmax may be shared memory, so each value
+ * is checked where it is used): the error is the contract's, but outputs may be partly written.
+ */
+const READ_CASES: BadCall[] = [
+  range('an argmax value equal to h * w', 'maxPool2dBackward',
+    { argmax: Uint32Array.from({ length: 36 }, (_, i) => (i === 29 ? 20 : i % 20)) },
+    'maxPool2dBackward: argmax[29] is 20, must be < h * w (20)'),
+  range('an argmax value of 2^32 - 1', 'maxPool2dBackward',
+    { argmax: Uint32Array.from({ length: 36 }, (_, i) => (i === 0 ? 0xffffffff : 3)) },
+    'maxPool2dBackward: argmax[0] is 4294967295, must be < h * w (20)'),
+  range('any argmax value when h * w = 0', 'maxPool2dBackward', { w: 0, dx: f32(0) },
+    'maxPool2dBackward: argmax[0] is 0, must be < h * w (0)'),
+];
 
 function invoke(B: Backend, kernel: Kernel, args: unknown[]): unknown {
   return (B[kernel] as (...a: unknown[]) => unknown)(...args);
@@ -391,6 +592,42 @@ describeEachBackend('validation', (B) => {
       .toBeUndefined();
   });
 
+  test.each(READ_CASES.map((c) => [c.title, c] as const))('%s is rejected with the contract message', (_, c) => {
+    expect(thrown(() => invoke(B, c.kernel, c.args()))).toEqual({ name: c.error, message: c.message });
+  });
+
+  test('the geometry kernels accept any size beside a zero, and return at once (nothing to loop over)', () => {
+    const empty = new Float32Array(0);
+    const huge = 2 ** 50;
+    expect(thrown(() => B.conv2d(0, huge, huge, huge, 0, huge, huge, huge, huge, huge, huge, huge, empty, empty, empty, empty)))
+      .toBeUndefined();
+    expect(thrown(() => B.conv2dBackwardData(huge, huge, 0, huge, 0, huge, huge, 1, 0, 0, huge, huge, empty, empty, empty)))
+      .toBeUndefined();
+    expect(thrown(() => B.conv2dBackwardFilter(0, huge, huge, huge, 0, huge, huge, 1, huge, huge, huge, huge, empty, empty,
+      empty, empty, 0))).toBeUndefined();
+    expect(thrown(() => B.maxPool2d(huge, 0, huge, huge, huge, 1, huge, huge, empty, empty, new Uint32Array(0)))).toBeUndefined();
+    expect(thrown(() => B.maxPool2dBackward(huge, 0, huge, huge, huge, huge, empty, new Uint32Array(0), empty))).toBeUndefined();
+    // n * c * s: Number.MAX_VALUE * 2 overflows to Infinity, and Infinity * 0 is NaN, which a plain product would pass on.
+    const three = f32(3);
+    expect(thrown(() => B.batchNormInfer(Number.MAX_VALUE, 3, 0, 1e-5, empty, three, three, three, three, empty))).toBeUndefined();
+    expect(thrown(() => B.batchNormTrain(Number.MAX_VALUE, 3, 0, 0.1, 1e-5, empty, three, three, three, three, empty, f32(6))))
+      .toBeUndefined();
+    expect(thrown(() => B.batchNormBackward(Number.MAX_VALUE, 3, 0, empty, empty, three, f32(6), empty, three, three, 1)))
+      .toBeUndefined();
+  });
+
+  test('outputs may share memory with inputs where the contract names no overlap', () => {
+    const run = (kernel: Kernel, overrides: Record<string, unknown>): unknown => invoke(B, kernel, call(kernel, overrides)());
+    const x = f32(24);
+    expect(thrown(() => run('batchNormInfer', { x, y: x }))).toBeUndefined();
+    const dy = f32(24);
+    expect(thrown(() => run('batchNormBackward', { dy, dx: dy }))).toBeUndefined();
+    // Side by side in one buffer is no overlap.
+    const all = f32(144);
+    expect(thrown(() => run('conv2d', { x: all.subarray(0, 120), y: all.subarray(120, 144) }))).toBeUndefined();
+    expect(thrown(() => run('conv2d', { y: all.subarray(0, 24), x: all.subarray(24, 144) }))).toBeUndefined();
+  });
+
   test('zero sizes accept empty buffers', () => {
     expect(thrown(() => B.gemm(false, false, 0, 0, 0, 1, new Float32Array(0), 1, new Float32Array(0), 1, 0,
       new Float32Array(0), 1))).toBeUndefined();
@@ -437,7 +674,7 @@ describeEachBackend('validation', (B) => {
 });
 
 describeNativeVsTs('validation: native and TypeScript messages are identical', (native, ts) => {
-  test.each(ALL_CASES.map((c) => [c.title, c] as const))('%s', (_, c) => {
+  test.each([...ALL_CASES, ...READ_CASES].map((c) => [c.title, c] as const))('%s', (_, c) => {
     expect(thrown(() => invoke(native, c.kernel, c.args()))).toEqual(thrown(() => invoke(ts, c.kernel, c.args())));
   });
 });

@@ -13,6 +13,7 @@ import { getBackend } from '../lib/backend';
 import { nativeBinding } from '../lib/backend/native';
 import { describeNative } from './backends';
 import { SIGNATURES, type Kind } from './kernel-signatures';
+import { rng } from './reference';
 
 const SEED = 20261125;
 const RUNS_PER_FUNCTION = 1000;
@@ -164,6 +165,93 @@ const backendSignatures: Record<string, Kind[]> = Object.fromEntries(
 describe('fuzz: TypeScript backend kernels', () => {
   const ts = getBackend('ts');
   fuzzEach(() => ts as unknown as Record<string, unknown>, backendSignatures);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The convolution, pooling and batch-norm kernels take a dozen sizes, so random argument lists
+// rarely pass validation. Here every call does: sizes small, zero or huge (a huge one only beside
+// a zero partner, where every buffer stays short), strides and paddings anywhere up to 2^53,
+// buffers exactly as long as the sizes need. The kernel must return (or refuse an argmax value)
+// promptly, without writing outside its buffers.
+
+type Sizes = Record<string, number>;
+
+/** Elements of a tensor: 0 when any size is 0, whatever the others. */
+const count = (...sizes: number[]): number => (sizes.includes(0) ? 0 : sizes.reduce((a, b) => a * b, 1));
+const X = (s: Sizes) => count(s.n, s.c, s.h, s.w);
+const Y = (s: Sizes) => count(s.n, s.f, s.oh, s.ow);
+const W = (s: Sizes) => count(s.f, s.c, s.kh, s.kw);
+const POOLED = (s: Sizes) => count(s.n, s.c, s.oh, s.ow);
+const BN = (s: Sizes) => count(s.n, s.c, s.s);
+const C = (s: Sizes) => s.c;
+
+/** What each buffer of a geometry kernel needs, by name. */
+const NEEDS: Partial<Record<string, Record<string, (s: Sizes) => number>>> = {
+  conv2d: { x: X, weight: W, bias: (s) => s.f, y: Y },
+  conv2dBackwardData: { dy: Y, weight: W, dx: X },
+  conv2dBackwardFilter: { x: X, dy: Y, dWeight: W, dBias: (s) => s.f },
+  maxPool2d: { x: X, y: POOLED, argmax: POOLED },
+  maxPool2dBackward: { dy: POOLED, argmax: POOLED, dx: X },
+  batchNormTrain: { x: BN, weight: C, bias: C, runningMean: C, runningVar: C, y: BN, saved: (s) => 2 * s.c },
+  batchNormInfer: { x: BN, weight: C, bias: C, runningMean: C, runningVar: C, y: BN },
+  batchNormBackward: { x: BN, dy: BN, weight: C, saved: (s) => 2 * s.c, dx: BN, dWeight: C, dBias: C },
+};
+
+const HUGE = fc.constantFrom(2 ** 31, 2 ** 50, 2 ** 53, Number.MAX_VALUE);
+const geometrySize = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 5 }) }, { weight: 1, arbitrary: HUGE });
+const step = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.constantFrom(2 ** 31, 2 ** 53) });
+const padding = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 4 }) }, { weight: 1, arbitrary: fc.constantFrom(2 ** 31, 2 ** 53) });
+const SIZE_OF: Record<string, fc.Arbitrary<number>> = { stride: step, size: step, padTop: padding, padLeft: padding };
+
+/** Longest buffer a case may need; longer cases are skipped. */
+const MAX_ELEMENTS = 4096;
+
+/** A valid argument list of a geometry kernel, buffers as BufferSpecs (argmax values sometimes one past the plane). */
+function validGeometryCall(kernel: string): fc.Arbitrary<unknown[]> {
+  const params = SIGNATURES[kernel as keyof typeof SIGNATURES];
+  const needs = NEEDS[kernel]!;
+  const sizeNames = params.filter(([, kind]) => kind === 'size').map(([name]) => name);
+  return fc.tuple(fc.tuple(...sizeNames.map((name) => SIZE_OF[name] ?? geometrySize)), fc.constantFrom(0, 0.1, 1), fc.nat())
+    .map(([values, scalar, seed]) => {
+      const sizes: Sizes = Object.fromEntries(sizeNames.map((name, i) => [name, values[i]]));
+      if (kernel === 'maxPool2d') {
+        sizes.oh = Math.min(sizes.oh, sizes.h === 0 ? 0 : Math.floor((sizes.h - 1) / sizes.stride) + 1);
+        sizes.ow = Math.min(sizes.ow, sizes.w === 0 ? 0 : Math.floor((sizes.w - 1) / sizes.stride) + 1);
+      }
+      return { sizes, scalar, seed };
+    })
+    .filter(({ sizes }) => Object.values(needs).every((need) => need(sizes) <= MAX_ELEMENTS))
+    .map(({ sizes, scalar, seed }) => {
+      const next = rng(seed);
+      return params.map(([name, kind]) => {
+        if (kind === 'size') return sizes[name];
+        if (kind === 'num') return scalar;
+        const length = needs[name](sizes);
+        if (kind === 'u32') {
+          const plane = count(sizes.h, sizes.w);
+          return new BufferSpec('Uint32Array', Array.from({ length }, () => Math.floor(next() * (plane + 0.01))));
+        }
+        return new BufferSpec('Float32Array', Array.from({ length }, () => (next() < 0.02 ? NaN : 8 * next() - 4)));
+      });
+    });
+}
+
+/** One seeded property per geometry kernel of `backend()`. */
+function fuzzGeometry(backend: () => Record<string, unknown>): void {
+  for (const kernel of Object.keys(NEEDS)) {
+    test(`${kernel}: ${RUNS_PER_FUNCTION} valid calls with zero, huge and extreme sizes return promptly within their buffers`, () => {
+      const fn = backend()[kernel] as (...args: unknown[]) => unknown;
+      fc.assert(fc.property(validGeometryCall(kernel), (args) => callCleanly(kernel, fn, args)), { seed: SEED, numRuns: RUNS_PER_FUNCTION });
+    });
+  }
+}
+
+describe('fuzz: TypeScript geometry kernels, valid sizes', () => {
+  fuzzGeometry(() => getBackend('ts') as unknown as Record<string, unknown>);
+});
+
+describeNative('fuzz: native geometry kernels, valid sizes', () => {
+  fuzzGeometry(() => nativeBinding() as unknown as Record<string, unknown>);
 });
 
 describeNative('fuzz: native addon functions', () => {

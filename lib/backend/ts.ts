@@ -84,12 +84,12 @@ function biasGrad(rows: number, cols: number, dy: Float32Array, db: Float32Array
   checkF32Len(K, 'dy', dy, rows * cols);
   checkF32Len(K, 'db', db, cols);
   checkFloat(K, 'beta', beta);
+  if (cols === 0) return; // any rows pass with 0 cols: touch nothing (db may even be detached)
   if (beta === 0) {
     db.fill(0, 0, cols);
   } else if (beta !== 1) {
     for (let j = 0; j < cols; j++) db[j] *= beta;
   }
-  if (cols === 0) return; // any rows pass with 0 cols: do not loop over rows of nothing
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let j = 0; j < cols; j++) db[j] += dy[o + j];

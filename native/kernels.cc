@@ -128,7 +128,15 @@ void activationBackward(Activation kind, size_t n, const float* y, const float* 
       return;
     case Activation::Relu:
       DIGITNET_ELEMENTWISE
-      for (size_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? factor * dy[i] : 0.0f;
+      for (size_t i = 0; i < n; ++i) {
+        // dx = y > 0 ? factor * dy : 0 (exactly 0, whatever dy holds) as a bit mask: GCC keeps the
+        // conditional form a branch, which random signs mispredict half the time (7 ns a value).
+        const float g = factor * dy[i];
+        std::uint32_t bits;
+        std::memcpy(&bits, &g, sizeof bits);
+        bits &= 0u - static_cast<std::uint32_t>(y[i] > 0.0f);
+        std::memcpy(dx + i, &bits, sizeof bits);
+      }
       return;
     case Activation::LeakyRelu: {
       const float below = factor * slope;

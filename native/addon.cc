@@ -2,9 +2,9 @@
 // lib/backend/contract.ts, same positional arguments. Each validates every argument, in argument order,
 // before any kernel runs (a buffer's length right after the last size it depends on), with the
 // exact messages of lib/backend/check.ts, takes TypedArray views without copying (the data
-// pointer N-API returns already includes the view's byteOffset), then calls the kernel. Labels and
-// row indices are data in memory other threads may write: the kernels check them again as they
-// read them (native/kernels.h), and report a bad one here.
+// pointer N-API returns already includes the view's byteOffset), then calls the kernel. Labels, row
+// indices and argmax values are data in memory other threads may write: the kernels check them
+// again as they read them (native/kernels.h, native/pool.h), and report a bad one here.
 #include <napi.h>
 
 #include <algorithm>
@@ -15,9 +15,13 @@
 #include <string>
 #include <variant>
 
+#include "batchnorm.h"
+#include "conv.h"
+#include "fma_peak.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "parallel.h"
+#include "pool.h"
 
 namespace {
 
@@ -456,6 +460,254 @@ Napi::Value Multiply(const Napi::CallbackInfo& info) {
   return Napi::Value();
 }
 
+// ---- convolution, pooling, batch normalization -----------------------------------------------
+
+// What an output that overlaps an input is told (lib/backend/contract.ts).
+constexpr const char* kOverInput = "the output cannot be written over an input";
+
+// Elements of a tensor of sizes a x b x c x d, as lib/backend/check.ts elementCount computes them:
+// 0 when any size is 0, even where the others overflow to Infinity (a plain product would give
+// 0 * Infinity = NaN, which every length passes).
+double elementCount(double a, double b, double c, double d = 1) {
+  return a == 0 || b == 0 || c == 0 || d == 0 ? 0 : a * b * c * d;
+}
+
+// The sizes every convolution kernel takes first, validated; the element counts of its tensors
+// computed in double, as JS computes them (a product with a huge factor stays a number).
+struct ConvSizes {
+  double n, c, h, w, f, kh, kw, stride, padTop, padLeft, oh, ow;
+
+  double input() const { return elementCount(n, c, h, w); }
+  double weights() const { return elementCount(f, c, kh, kw); }
+  double output() const { return elementCount(n, f, oh, ow); }
+  digitnet::ConvGeometry geometry() const {
+    return {toSize(n), toSize(c), toSize(h), toSize(w), toSize(f), toSize(kh), toSize(kw),
+            toSize(stride), toSize(padTop), toSize(padLeft), toSize(oh), toSize(ow)};
+  }
+};
+
+// (n, c, h, w, f, kh, kw, stride, padTop, padLeft, oh, ow): integers >= 0, stride >= 1.
+ConvSizes convSizes(Args& in) {
+  ConvSizes s;
+  s.n = in.integer(0, "n", 0);
+  s.c = in.integer(1, "c", 0);
+  s.h = in.integer(2, "h", 0);
+  s.w = in.integer(3, "w", 0);
+  s.f = in.integer(4, "f", 0);
+  s.kh = in.integer(5, "kh", 0);
+  s.kw = in.integer(6, "kw", 0);
+  s.stride = in.integer(7, "stride", 1);
+  s.padTop = in.integer(8, "padTop", 0);
+  s.padLeft = in.integer(9, "padLeft", 0);
+  s.oh = in.integer(10, "oh", 0);
+  s.ow = in.integer(11, "ow", 0);
+  return s;
+}
+
+// conv2d(n, c, h, w, f, kh, kw, stride, padTop, padLeft, oh, ow, x, weight, bias, y)
+Napi::Value Conv2d(const Napi::CallbackInfo& info) {
+  Args in(info, "conv2d");
+  const ConvSizes s = convSizes(in);
+  const View<float> x = in.f32(12, "x");
+  in.length("x", x, s.input());
+  const View<float> weight = in.f32(13, "weight");
+  in.length("weight", weight, s.weights());
+  const View<float> bias = in.f32(14, "bias");
+  in.length("bias", bias, s.f);
+  const View<float> y = in.f32(15, "y");
+  in.length("y", y, s.output());
+  in.disjoint("y", y, s.output(), "x", x, s.input(), kOverInput);
+  in.disjoint("y", y, s.output(), "weight", weight, s.weights(), kOverInput);
+  in.disjoint("y", y, s.output(), "bias", bias, s.f, kOverInput);
+  if (!in.ok()) return Napi::Value();
+  digitnet::conv2d(s.geometry(), x.data, weight.data, bias.data, y.data);
+  return Napi::Value();
+}
+
+// conv2dBackwardData(n, c, h, w, f, kh, kw, stride, padTop, padLeft, oh, ow, dy, weight, dx)
+Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
+  Args in(info, "conv2dBackwardData");
+  const ConvSizes s = convSizes(in);
+  const View<float> dy = in.f32(12, "dy");
+  in.length("dy", dy, s.output());
+  const View<float> weight = in.f32(13, "weight");
+  in.length("weight", weight, s.weights());
+  const View<float> dx = in.f32(14, "dx");
+  in.length("dx", dx, s.input());
+  in.disjoint("dx", dx, s.input(), "dy", dy, s.output(), kOverInput);
+  in.disjoint("dx", dx, s.input(), "weight", weight, s.weights(), kOverInput);
+  if (!in.ok()) return Napi::Value();
+  digitnet::conv2dBackwardData(s.geometry(), dy.data, weight.data, dx.data);
+  return Napi::Value();
+}
+
+// conv2dBackwardFilter(n, c, h, w, f, kh, kw, stride, padTop, padLeft, oh, ow, x, dy, dWeight,
+//                      dBias, beta)
+Napi::Value Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
+  Args in(info, "conv2dBackwardFilter");
+  const ConvSizes s = convSizes(in);
+  const View<float> x = in.f32(12, "x");
+  in.length("x", x, s.input());
+  const View<float> dy = in.f32(13, "dy");
+  in.length("dy", dy, s.output());
+  const View<float> dWeight = in.f32(14, "dWeight");
+  in.length("dWeight", dWeight, s.weights());
+  const View<float> dBias = in.f32(15, "dBias");
+  in.length("dBias", dBias, s.f);
+  const float beta = in.floatNumber(16, "beta");
+  in.disjoint("dWeight", dWeight, s.weights(), "x", x, s.input(), kOverInput);
+  in.disjoint("dWeight", dWeight, s.weights(), "dy", dy, s.output(), kOverInput);
+  in.disjoint("dBias", dBias, s.f, "x", x, s.input(), kOverInput);
+  in.disjoint("dBias", dBias, s.f, "dy", dy, s.output(), kOverInput);
+  if (!in.ok()) return Napi::Value();
+  digitnet::conv2dBackwardFilter(s.geometry(), x.data, dy.data, dWeight.data, dBias.data, beta);
+  return Napi::Value();
+}
+
+// The most output rows a pooling window can start at, stride apart, without an empty window:
+// floor((h - 1) / stride) + 1, or 0 for no input (computed as lib/backend/check.ts does).
+double poolOutputMax(double inputSize, double stride) {
+  return inputSize == 0 ? 0 : std::floor((inputSize - 1) / stride) + 1;
+}
+
+// maxPool2d(n, c, h, w, size, stride, oh, ow, x, y, argmax)
+Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
+  Args in(info, "maxPool2d");
+  const double n = in.integer(0, "n", 0);
+  const double c = in.integer(1, "c", 0);
+  const double h = in.integer(2, "h", 0);
+  const double w = in.integer(3, "w", 0);
+  const double size = in.integer(4, "size", 1);
+  const double stride = in.integer(5, "stride", 1);
+  const double oh = in.integer(6, "oh", 0, poolOutputMax(h, stride));
+  const double ow = in.integer(7, "ow", 0, poolOutputMax(w, stride));
+  const double inputs = elementCount(n, c, h, w), outputs = elementCount(n, c, oh, ow);
+  const View<float> x = in.f32(8, "x");
+  in.length("x", x, inputs);
+  const View<float> y = in.f32(9, "y");
+  in.length("y", y, outputs);
+  const View<std::uint32_t> argmax = in.u32(10, "argmax");
+  in.length("argmax", argmax, outputs);
+  in.disjoint("y", y, outputs, "x", x, inputs, kOverInput);
+  if (!in.ok()) return Napi::Value();
+  digitnet::maxPool2d({toSize(n), toSize(c), toSize(h), toSize(w), toSize(size), toSize(stride), toSize(oh), toSize(ow)},
+                      x.data, y.data, argmax.data);
+  return Napi::Value();
+}
+
+// maxPool2dBackward(n, c, h, w, oh, ow, dy, argmax, dx)
+Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
+  Args in(info, "maxPool2dBackward");
+  const double n = in.integer(0, "n", 0);
+  const double c = in.integer(1, "c", 0);
+  const double h = in.integer(2, "h", 0);
+  const double w = in.integer(3, "w", 0);
+  const double oh = in.integer(4, "oh", 0);
+  const double ow = in.integer(5, "ow", 0);
+  const double inputs = elementCount(n, c, h, w), outputs = elementCount(n, c, oh, ow);
+  const View<float> dy = in.f32(6, "dy");
+  in.length("dy", dy, outputs);
+  const View<std::uint32_t> argmax = in.u32(7, "argmax");
+  in.length("argmax", argmax, outputs);
+  const View<float> dx = in.f32(8, "dx");
+  in.length("dx", dx, inputs);
+  in.disjoint("dx", dx, inputs, "dy", dy, outputs, kOverInput);
+  if (!in.ok()) return Napi::Value();
+  const digitnet::IndexStatus status = digitnet::maxPool2dBackward(
+      {toSize(n), toSize(c), toSize(h), toSize(w), 1, 1, toSize(oh), toSize(ow)}, dy.data, argmax.data, dx.data);
+  if (!status.ok) {
+    in.rangeError("argmax[" + std::to_string(status.position) + "] is " + std::to_string(status.value) +
+                  ", must be < h * w (" + jsNumber(in.env(), h * w) + ")");
+  }
+  return Napi::Value();
+}
+
+// batchNormTrain(n, c, s, momentum, eps, x, weight, bias, runningMean, runningVar, y, saved)
+Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
+  Args in(info, "batchNormTrain");
+  const double n = in.integer(0, "n", 0);
+  const double c = in.integer(1, "c", 0);
+  const double s = in.integer(2, "s", 0);
+  const float momentum = in.floatNumber(3, "momentum");
+  const float eps = in.floatNumber(4, "eps");
+  const double values = elementCount(n, c, s);
+  const View<float> x = in.f32(5, "x");
+  in.length("x", x, values);
+  const View<float> weight = in.f32(6, "weight");
+  in.length("weight", weight, c);
+  const View<float> bias = in.f32(7, "bias");
+  in.length("bias", bias, c);
+  const View<float> runningMean = in.f32(8, "runningMean");
+  in.length("runningMean", runningMean, c);
+  const View<float> runningVar = in.f32(9, "runningVar");
+  in.length("runningVar", runningVar, c);
+  const View<float> y = in.f32(10, "y");
+  in.length("y", y, values);
+  const View<float> saved = in.f32(11, "saved");
+  in.length("saved", saved, 2 * c);
+  in.disjoint("y", y, values, "x", x, values, kOverInput);
+  in.disjoint("saved", saved, 2 * c, "x", x, values, kOverInput);
+  in.disjoint("saved", saved, 2 * c, "y", y, values, kOverInput);
+  if (!in.ok()) return Napi::Value();
+  digitnet::batchNormTrain(toSize(n), toSize(c), toSize(s), momentum, eps, x.data, weight.data, bias.data,
+                           runningMean.data, runningVar.data, y.data, saved.data);
+  return Napi::Value();
+}
+
+// batchNormInfer(n, c, s, eps, x, weight, bias, runningMean, runningVar, y)
+Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
+  Args in(info, "batchNormInfer");
+  const double n = in.integer(0, "n", 0);
+  const double c = in.integer(1, "c", 0);
+  const double s = in.integer(2, "s", 0);
+  const float eps = in.floatNumber(3, "eps");
+  const double values = elementCount(n, c, s);
+  const View<float> x = in.f32(4, "x");
+  in.length("x", x, values);
+  const View<float> weight = in.f32(5, "weight");
+  in.length("weight", weight, c);
+  const View<float> bias = in.f32(6, "bias");
+  in.length("bias", bias, c);
+  const View<float> runningMean = in.f32(7, "runningMean");
+  in.length("runningMean", runningMean, c);
+  const View<float> runningVar = in.f32(8, "runningVar");
+  in.length("runningVar", runningVar, c);
+  const View<float> y = in.f32(9, "y");
+  in.length("y", y, values);
+  if (!in.ok()) return Napi::Value();
+  digitnet::batchNormInfer(toSize(n), toSize(c), toSize(s), eps, x.data, weight.data, bias.data,
+                           runningMean.data, runningVar.data, y.data);
+  return Napi::Value();
+}
+
+// batchNormBackward(n, c, s, x, dy, weight, saved, dx, dWeight, dBias, beta)
+Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
+  Args in(info, "batchNormBackward");
+  const double n = in.integer(0, "n", 0);
+  const double c = in.integer(1, "c", 0);
+  const double s = in.integer(2, "s", 0);
+  const double values = elementCount(n, c, s);
+  const View<float> x = in.f32(3, "x");
+  in.length("x", x, values);
+  const View<float> dy = in.f32(4, "dy");
+  in.length("dy", dy, values);
+  const View<float> weight = in.f32(5, "weight");
+  in.length("weight", weight, c);
+  const View<float> saved = in.f32(6, "saved");
+  in.length("saved", saved, 2 * c);
+  const View<float> dx = in.f32(7, "dx");
+  in.length("dx", dx, values);
+  const View<float> dWeight = in.f32(8, "dWeight");
+  in.length("dWeight", dWeight, c);
+  const View<float> dBias = in.f32(9, "dBias");
+  in.length("dBias", dBias, c);
+  const float beta = in.floatNumber(10, "beta");
+  if (!in.ok()) return Napi::Value();
+  digitnet::batchNormBackward(toSize(n), toSize(c), toSize(s), x.data, dy.data, weight.data, saved.data,
+                              dx.data, dWeight.data, dBias.data, beta);
+  return Napi::Value();
+}
+
 // ---- data ----------------------------------------------------------------------------------
 
 // "indices[i] is v, src has n rows", the message of lib/backend/check.ts.
@@ -563,6 +815,18 @@ Napi::Value GetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), digitnet::getThreads());
 }
 
+// fmaPeak(seconds) -> GFLOPS of one thread's multiply-adds on the chosen ISA, for the benchmark
+// (not a Backend kernel). seconds in (0, 10]: it runs that long.
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  Args in(info, "fmaPeak");
+  const double seconds = in.number(0, "seconds");
+  if (in.ok() && !(seconds > 0 && seconds <= 10)) {
+    in.rangeError("seconds must be in (0, 10], got " + jsNumber(in.env(), seconds));
+  }
+  if (!in.ok()) return Napi::Value();
+  return Napi::Number::New(in.env(), digitnet::fmaPeakGflops(seconds));
+}
+
 // nativeInfo() -> { gemmKernel, gemmBlocks, maxThreads }, for `digitnet doctor` and the tests
 Napi::Value NativeInfo(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(info.Env());
@@ -594,6 +858,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"softmaxCrossEntropy", SoftmaxCrossEntropy},
       {"dropout", Dropout},
       {"multiply", Multiply},
+      {"conv2d", Conv2d},
+      {"conv2dBackwardData", Conv2dBackwardData},
+      {"conv2dBackwardFilter", Conv2dBackwardFilter},
+      {"maxPool2d", MaxPool2d},
+      {"maxPool2dBackward", MaxPool2dBackward},
+      {"batchNormTrain", BatchNormTrain},
+      {"batchNormInfer", BatchNormInfer},
+      {"batchNormBackward", BatchNormBackward},
       {"gatherRows", GatherRows},
       {"sgdStep", SgdStep},
       {"momentumStep", MomentumStep},
@@ -601,6 +873,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"setThreads", SetThreads},
       {"getThreads", GetThreads},
       {"nativeInfo", NativeInfo},
+      {"fmaPeak", FmaPeak},
   };
   for (const Export& e : kExports) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   return exports;

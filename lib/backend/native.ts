@@ -17,6 +17,12 @@ export interface BindingModule extends Omit<Backend, 'name'> {
   gemmReference: Backend['gemm'];
   /** Build facts for `digitnet doctor`: the gemm micro-kernel chosen for this CPU (or by DIGITNET_ISA). */
   nativeInfo(): { gemmKernel: GemmKernelName; gemmBlocks: GemmBlockSizes; maxThreads: number };
+  /**
+   * For `digitnet bench`'s "% of peak": one thread's multiply-add throughput in GFLOPS (a
+   * multiply-add is two operations) on the instruction set the kernels use, from independent
+   * chains of FMAs run for about `seconds` (in (0, 10]; a RangeError otherwise).
+   */
+  fmaPeak(seconds: number): number;
 }
 
 /** The sgemm micro-kernels (native/gemm_*.cc); `DIGITNET_ISA` takes the same names. */

@@ -15,11 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "../../native/batchnorm.h"
+#include "../../native/conv.h"
+#include "../../native/conv_tiles.h"
 #include "../../native/cpus.h"
 #include "../../native/dropout.h"
+#include "../../native/fma_peak.h"
 #include "../../native/gemm.h"
 #include "../../native/kernels.h"
 #include "../../native/parallel.h"
+#include "../../native/pool.h"
 #include "../../native/to_float.h"
 #include "report.h"
 
@@ -403,6 +408,541 @@ std::string multiplySameBitsOnAnyThreads() {
   return "";
 }
 
+// ---- convolution, pooling, batch normalization ------------------------------------------
+
+using digitnet::ConvGeometry;
+
+std::vector<float> uniformFloats(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = uniform(rng);
+  return v;
+}
+
+// The input position o*stride - pad + k when it lies in [0, size), else -1 (a padding read).
+long long convInput(std::size_t o, std::size_t k, std::size_t stride, std::size_t pad, std::size_t size) {
+  const long long at = static_cast<long long>(o * stride + k) - static_cast<long long>(pad);
+  return at >= 0 && at < static_cast<long long>(size) ? at : -1;
+}
+
+// A double-precision reference result and, per element, the sum of its terms' magnitudes (what
+// float rounding is relative to).
+struct Expected {
+  std::vector<double> value, magnitude;
+};
+
+// Visits every term weight[o,j,ky,kx] * x[i,j,iy,ix] of the convolution as fn(i, o, p, j, k, xAt),
+// p = oy*ow + ox, k = (ky*kw + kx), xAt the offset of x[i,j,iy,ix].
+template <typename Fn>
+void forEachConvTerm(const ConvGeometry& g, Fn fn) {
+  for (std::size_t i = 0; i < g.n; ++i) {
+    for (std::size_t o = 0; o < g.f; ++o) {
+      for (std::size_t oy = 0; oy < g.oh; ++oy) {
+        for (std::size_t ox = 0; ox < g.ow; ++ox) {
+          for (std::size_t j = 0; j < g.c; ++j) {
+            for (std::size_t ky = 0; ky < g.kh; ++ky) {
+              const long long iy = convInput(oy, ky, g.stride, g.padTop, g.h);
+              if (iy < 0) continue;
+              for (std::size_t kx = 0; kx < g.kw; ++kx) {
+                const long long ix = convInput(ox, kx, g.stride, g.padLeft, g.w);
+                if (ix < 0) continue;
+                fn(i, o, oy * g.ow + ox, j, ky * g.kw + kx, ((i * g.c + j) * g.h + static_cast<std::size_t>(iy)) * g.w + static_cast<std::size_t>(ix));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+Expected convForwardByDefinition(const ConvGeometry& g, const std::vector<float>& x, const std::vector<float>& weight,
+                                 const std::vector<float>& bias) {
+  const std::size_t pixels = g.oh * g.ow, taps = g.kh * g.kw;
+  Expected e{std::vector<double>(g.n * g.f * pixels), std::vector<double>(g.n * g.f * pixels)};
+  for (std::size_t i = 0; i < g.n; ++i) {
+    for (std::size_t o = 0; o < g.f; ++o) {
+      for (std::size_t p = 0; p < pixels; ++p) {
+        e.value[(i * g.f + o) * pixels + p] = bias[o];
+        e.magnitude[(i * g.f + o) * pixels + p] = std::fabs(bias[o]);
+      }
+    }
+  }
+  forEachConvTerm(g, [&](std::size_t i, std::size_t o, std::size_t p, std::size_t j, std::size_t k, std::size_t xAt) {
+    const double term = static_cast<double>(weight[(o * g.c + j) * taps + k]) * x[xAt];
+    e.value[(i * g.f + o) * pixels + p] += term;
+    e.magnitude[(i * g.f + o) * pixels + p] += std::fabs(term);
+  });
+  return e;
+}
+
+Expected convBackwardDataByDefinition(const ConvGeometry& g, const std::vector<float>& dy, const std::vector<float>& weight) {
+  const std::size_t pixels = g.oh * g.ow, taps = g.kh * g.kw;
+  Expected e{std::vector<double>(g.n * g.c * g.h * g.w), std::vector<double>(g.n * g.c * g.h * g.w)};
+  forEachConvTerm(g, [&](std::size_t i, std::size_t o, std::size_t p, std::size_t j, std::size_t k, std::size_t xAt) {
+    const double term = static_cast<double>(weight[(o * g.c + j) * taps + k]) * dy[(i * g.f + o) * pixels + p];
+    e.value[xAt] += term;
+    e.magnitude[xAt] += std::fabs(term);
+  });
+  return e;
+}
+
+// dWeight then dBias, one after the other (f*c*kh*kw + f values), for the old values and beta.
+Expected convBackwardFilterByDefinition(const ConvGeometry& g, const std::vector<float>& x, const std::vector<float>& dy,
+                                        const std::vector<float>& old, float beta) {
+  const std::size_t pixels = g.oh * g.ow, taps = g.kh * g.kw, weights = g.f * g.c * taps;
+  Expected e{std::vector<double>(old.size()), std::vector<double>(old.size())};
+  for (std::size_t q = 0; q < old.size(); ++q) {
+    e.value[q] = beta == 0.0f ? 0.0 : static_cast<double>(beta) * old[q];
+    e.magnitude[q] = std::fabs(e.value[q]);
+  }
+  forEachConvTerm(g, [&](std::size_t i, std::size_t o, std::size_t p, std::size_t j, std::size_t k, std::size_t xAt) {
+    const double term = static_cast<double>(dy[(i * g.f + o) * pixels + p]) * x[xAt];
+    e.value[(o * g.c + j) * taps + k] += term;
+    e.magnitude[(o * g.c + j) * taps + k] += std::fabs(term);
+  });
+  for (std::size_t i = 0; i < g.n; ++i) {
+    for (std::size_t o = 0; o < g.f; ++o) {
+      for (std::size_t p = 0; p < pixels; ++p) {
+        e.value[weights + o] += dy[(i * g.f + o) * pixels + p];
+        e.magnitude[weights + o] += std::fabs(dy[(i * g.f + o) * pixels + p]);
+      }
+    }
+  }
+  return e;
+}
+
+// "" when every element is within float rounding of the reference (relative to the magnitude of
+// its terms), else the worst one. `largest` gets the largest difference over the magnitude.
+std::string compareWithExpected(const std::vector<float>& got, const Expected& want, double* largest) {
+  std::size_t worst = 0;
+  double worstRatio = 0.0;
+  for (std::size_t q = 0; q < got.size(); ++q) {
+    const double diff = std::fabs(got[q] - want.value[q]);
+    const double ratio = diff / (want.magnitude[q] + 1e-30);
+    if (!(diff <= 1e-5 * want.magnitude[q] + 1e-30) && !(ratio <= worstRatio)) {
+      worst = q;
+      worstRatio = std::isnan(ratio) ? INFINITY : ratio;
+    }
+    if (ratio > *largest) *largest = ratio;
+  }
+  if (worstRatio == 0.0) return "";
+  return "[" + std::to_string(worst) + "] = " + std::to_string(got[worst]) + ", reference " + std::to_string(want.value[worst]);
+}
+
+std::string geometryText(const ConvGeometry& g) {
+  char text[200];
+  std::snprintf(text, sizeof text, "n %zu c %zu %zux%zu f %zu k %zux%zu stride %zu pad %zu,%zu -> %zux%zu", g.n, g.c, g.h, g.w,
+                g.f, g.kh, g.kw, g.stride, g.padTop, g.padLeft, g.oh, g.ow);
+  return text;
+}
+
+// Geometries at the edges of the fast paths: kernels 1, 3, 5 (and 3x5), strides 1-3 with
+// padding (top/left, and below/right as oh and ow imply), channels 1, 3 and 17, filters that are
+// not a multiple of the micro-tile, K above the micro-kernel's depth (k blocks), more pixels than
+// a chunk of columns, more filters than its depth, many images of few pixels (chunks that span
+// images in the filter gradient), and one image (channel groups in the input gradient).
+std::vector<ConvGeometry> convGeometries() {
+  return {
+      {2, 1, 28, 28, 24, 5, 5, 1, 0, 0, 24, 24},   // the reference net's first layer
+      {3, 24, 12, 12, 32, 3, 3, 1, 0, 0, 10, 10},  // and its second
+      {2, 3, 9, 11, 5, 3, 3, 1, 1, 1, 9, 11},      // 'same' padding
+      {2, 17, 7, 8, 7, 1, 1, 1, 0, 0, 7, 8},       // 1x1
+      {1, 3, 10, 9, 13, 5, 5, 2, 2, 1, 5, 5},      // stride 2, uneven padding
+      {2, 17, 9, 10, 6, 3, 5, 3, 1, 2, 4, 4},      // 3x5, stride 3, padding below/right implied
+      {5, 2, 5, 5, 3, 3, 3, 2, 2, 2, 5, 5},        // padding wider than the kernel reaches
+      {1, 30, 26, 26, 40, 3, 3, 1, 0, 0, 24, 24},  // K = 270: two k blocks; 576 pixels: two chunks
+      {2, 4, 6, 6, 300, 3, 3, 1, 1, 1, 6, 6},      // 300 filters: two depth blocks of the input gradient
+      {40, 3, 3, 3, 5, 3, 3, 1, 1, 1, 3, 3},       // 9 pixels an image: filter-gradient chunks span images
+      {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1},
+  };
+}
+
+// One geometry's three kernels at one thread count, with buffers one element too long (the
+// sentinel after each must stay), against the references.
+std::string convMatchesReference(const ConvGeometry& g, unsigned seed, double* largest) {
+  const std::size_t xs = g.n * g.c * g.h * g.w, ws = g.f * g.c * g.kh * g.kw, ys = g.n * g.f * g.oh * g.ow;
+  const std::vector<float> x = uniformFloats(xs, seed), weight = uniformFloats(ws, seed + 1),
+                           bias = uniformFloats(g.f, seed + 2), dy = uniformFloats(ys, seed + 3);
+  std::vector<float> y(ys + 1, kUntouched);
+  digitnet::conv2d(g, x.data(), weight.data(), bias.data(), y.data());
+  if (y[ys] != kUntouched) return "conv2d wrote past y";
+  y.pop_back();
+  std::string failure = compareWithExpected(y, convForwardByDefinition(g, x, weight, bias), largest);
+  if (!failure.empty()) return "conv2d: y" + failure;
+
+  std::vector<float> dx(xs + 1, kUntouched);
+  digitnet::conv2dBackwardData(g, dy.data(), weight.data(), dx.data());
+  if (dx[xs] != kUntouched) return "conv2dBackwardData wrote past dx";
+  dx.pop_back();
+  failure = compareWithExpected(dx, convBackwardDataByDefinition(g, dy, weight), largest);
+  if (!failure.empty()) return "conv2dBackwardData: dx" + failure;
+
+  for (const float beta : {0.0f, 1.0f, 0.5f}) {
+    std::vector<float> old = uniformFloats(ws + g.f, seed + 4);
+    if (beta == 0.0f) old[0] = old[ws] = NAN;  // overwritten, not scaled
+    std::vector<float> dWeight(old.begin(), old.begin() + ws), dBias(old.begin() + ws, old.end());
+    dWeight.push_back(kUntouched);
+    dBias.push_back(kUntouched);
+    digitnet::conv2dBackwardFilter(g, x.data(), dy.data(), dWeight.data(), dBias.data(), beta);
+    if (dWeight[ws] != kUntouched || dBias[g.f] != kUntouched) return "conv2dBackwardFilter wrote past its outputs";
+    std::vector<float> got(dWeight.begin(), dWeight.end() - 1);
+    got.insert(got.end(), dBias.begin(), dBias.end() - 1);
+    failure = compareWithExpected(got, convBackwardFilterByDefinition(g, x, dy, old, beta), largest);
+    if (!failure.empty()) return "conv2dBackwardFilter beta " + std::to_string(beta) + ": dWeight, dBias" + failure;
+  }
+  return "";
+}
+
+std::string convMatchesReferenceOnEveryThreadCount() {
+  double largest = 0.0;
+  unsigned seed = 11;
+  for (const ConvGeometry& g : convGeometries()) {
+    for (int threads = 1; threads <= 4; ++threads) {
+      digitnet::setThreads(threads);
+      const std::string failure = convMatchesReference(g, seed, &largest);
+      if (!failure.empty()) return geometryText(g) + " on " + std::to_string(threads) + " threads: " + failure;
+    }
+    seed += 10;
+  }
+  std::printf("# convolution: largest difference from the double reference %.2g of the terms' magnitude\n", largest);
+  return "";
+}
+
+// A stride-1 image too large for the pitch layout's scratch runs in the column layout (chunks of
+// pixels, k blocks) and gives the same results.
+std::string convBeyondPitchLayoutMatchesReference() {
+  const ConvGeometry g{1, 1, 1500, 1500, 2, 3, 3, 1, 1, 1, 1500, 1500};
+  double largest = 0.0;
+  for (int threads = 1; threads <= 2; ++threads) {
+    digitnet::setThreads(threads);
+    const std::string failure = convMatchesReference(g, 77, &largest);
+    if (!failure.empty()) return "on " + std::to_string(threads) + " threads: " + failure;
+  }
+  return "";
+}
+
+// The naive references (each fast kernel's fallback) agree with the definitions too.
+std::string convReferencesMatchDefinition() {
+  double largest = 0.0;
+  for (const ConvGeometry& g : {ConvGeometry{2, 3, 9, 11, 5, 3, 3, 1, 1, 1, 9, 11}, ConvGeometry{2, 17, 9, 10, 6, 3, 5, 3, 1, 2, 4, 4}}) {
+    const std::size_t xs = g.n * g.c * g.h * g.w, ws = g.f * g.c * g.kh * g.kw, ys = g.n * g.f * g.oh * g.ow;
+    const std::vector<float> x = uniformFloats(xs, 1), weight = uniformFloats(ws, 2), bias = uniformFloats(g.f, 3),
+                             dy = uniformFloats(ys, 4), old = uniformFloats(ws + g.f, 5);
+    std::vector<float> y(ys), dx(xs), dWeight(old.begin(), old.begin() + ws), dBias(old.begin() + ws, old.end());
+    digitnet::conv2dReference(g, x.data(), weight.data(), bias.data(), y.data());
+    digitnet::conv2dBackwardDataReference(g, dy.data(), weight.data(), dx.data());
+    digitnet::conv2dBackwardFilterReference(g, x.data(), dy.data(), dWeight.data(), dBias.data(), 0.5f);
+    dWeight.insert(dWeight.end(), dBias.begin(), dBias.end());
+    std::string failure = compareWithExpected(y, convForwardByDefinition(g, x, weight, bias), &largest);
+    if (failure.empty()) failure = compareWithExpected(dx, convBackwardDataByDefinition(g, dy, weight), &largest);
+    if (failure.empty()) failure = compareWithExpected(dWeight, convBackwardFilterByDefinition(g, x, dy, old, 0.5f), &largest);
+    if (!failure.empty()) return geometryText(g) + ": " + failure;
+  }
+  return "";
+}
+
+// Sizes whose products overflow where a partner is 0 (nothing is read or written), and strides
+// and paddings of 2^52 (every read is padding but the first): never a read outside the buffers.
+std::string convHugeSizesWithEmptyPartners() {
+  const std::size_t huge = std::size_t{1} << 50;
+  float x[4] = {1, 2, 3, 4}, weight[4] = {1, 1, 1, 1}, bias[2] = {0.5f, -0.5f};
+  float out[8];
+  std::fill(out, out + 8, kUntouched);
+  digitnet::conv2d({0, huge, huge, huge, 2, huge, huge, 1, 0, 0, huge, huge}, x, weight, bias, out);
+  digitnet::conv2dBackwardData({0, huge, huge, huge, huge, 3, 3, 1, 0, 0, huge, huge}, x, weight, out);
+  digitnet::conv2dBackwardFilter({0, 1, huge, huge, 2, 2, 2, 1, 0, 0, huge, huge}, x, x, out, out + 4, 1.0f);
+  if (!std::all_of(out, out + 8, [](float v) { return v == kUntouched; })) return "wrote with n = 0";
+  // c = 0: y is the bias; the input gradient of no channels writes nothing.
+  digitnet::conv2d({1, 0, huge, huge, 2, huge, huge, 1, 0, 0, 2, 2}, x, weight, bias, out);
+  if (out[0] != 0.5f || out[3] != 0.5f || out[4] != -0.5f || out[7] != -0.5f) return "c = 0: y is not the bias";
+  // stride and padding 2^52: output (0, 0) reads x[0, 0] only at padTop = padLeft = 0.
+  const std::size_t far = std::size_t{1} << 52;
+  digitnet::conv2d({1, 1, 2, 2, 1, 1, 1, far, 0, 0, 2, 2}, x, weight, bias, out);
+  if (out[0] != 1.5f || out[1] != 0.5f || out[2] != 0.5f || out[3] != 0.5f) return "stride 2^52: y wrong";
+  digitnet::conv2d({1, 1, 2, 2, 1, 2, 2, 1, far, far, 2, 2}, x, weight, bias, out);
+  if (out[0] != 0.5f || out[3] != 0.5f) return "padding 2^52: y wrong";
+  float dW[4] = {9, 9, 9, 9}, dB[1] = {9};
+  digitnet::conv2dBackwardFilter({1, 1, 2, 2, 1, 2, 2, 1, far, far, 2, 2}, x, x, dW, dB, 0.0f);
+  if (dW[0] != 0 || dW[3] != 0 || dB[0] != 10) return "filter gradient with padding 2^52: dWeight not 0 or dBias not the sum of dy";
+  return "";
+}
+
+// Windows read row-major: NaN wins (the first NaN), ties go to the first maximum.
+struct PoolExpected {
+  std::vector<float> y;
+  std::vector<std::uint32_t> argmax;
+};
+
+PoolExpected poolByDefinition(const digitnet::PoolGeometry& g, const std::vector<float>& x) {
+  PoolExpected e{std::vector<float>(g.n * g.c * g.oh * g.ow), std::vector<std::uint32_t>(g.n * g.c * g.oh * g.ow)};
+  for (std::size_t plane = 0; plane < g.n * g.c; ++plane) {
+    for (std::size_t oy = 0; oy < g.oh; ++oy) {
+      for (std::size_t ox = 0; ox < g.ow; ++ox) {
+        bool seen = false, sawNan = false;
+        float best = 0;
+        std::size_t at = 0;
+        for (std::size_t iy = oy * g.stride; iy < std::min(g.h, oy * g.stride + g.size); ++iy) {
+          for (std::size_t ix = ox * g.stride; ix < std::min(g.w, ox * g.stride + g.size); ++ix) {
+            const float v = x[plane * g.h * g.w + iy * g.w + ix];
+            if (sawNan) continue;
+            if (!seen || std::isnan(v) || v > best) {
+              best = v;
+              at = iy * g.w + ix;
+              seen = true;
+              sawNan = std::isnan(v);
+            }
+          }
+        }
+        e.y[(plane * g.oh + oy) * g.ow + ox] = best;
+        e.argmax[(plane * g.oh + oy) * g.ow + ox] = static_cast<std::uint32_t>(at);
+      }
+    }
+  }
+  return e;
+}
+
+std::string maxPoolMatchesDefinition() {
+  const digitnet::PoolGeometry geometries[] = {
+      {256, 24, 24, 24, 2, 2, 12, 12}, {3, 5, 7, 9, 2, 2, 4, 5}, {2, 3, 7, 7, 3, 2, 3, 3}, {2, 2, 8, 5, 3, 1, 6, 3},
+      {1, 2, 5, 5, 1, 2, 3, 3},        {2, 1, 6, 7, 4, 3, 2, 3}, {1, 1, 1, 1, 5, 5, 1, 1},
+  };
+  for (const digitnet::PoolGeometry& g : geometries) {
+    // Small integers: many ties; NaN now and then.
+    std::mt19937 rng(3);
+    std::uniform_int_distribution<int> small(-3, 3);
+    std::vector<float> x(g.n * g.c * g.h * g.w);
+    for (std::size_t q = 0; q < x.size(); ++q) x[q] = q % 13 == 5 ? NAN : static_cast<float>(small(rng));
+    const PoolExpected want = poolByDefinition(g, x);
+    for (int threads = 1; threads <= 4; ++threads) {
+      digitnet::setThreads(threads);
+      std::vector<float> y(want.y.size() + 1, kUntouched);
+      std::vector<std::uint32_t> argmax(want.y.size() + 1, 12345u);
+      digitnet::maxPool2d(g, x.data(), y.data(), argmax.data());
+      const std::string where = std::to_string(g.n) + "x" + std::to_string(g.c) + "x" + std::to_string(g.h) + "x" +
+                                std::to_string(g.w) + " size " + std::to_string(g.size) + " stride " + std::to_string(g.stride) +
+                                " on " + std::to_string(threads) + " threads";
+      if (y.back() != kUntouched || argmax.back() != 12345u) return where + ": wrote past the outputs";
+      for (std::size_t q = 0; q < want.y.size(); ++q) {
+        const bool same = std::isnan(want.y[q]) ? std::isnan(y[q]) : y[q] == want.y[q];
+        if (!same || argmax[q] != want.argmax[q]) {
+          return where + ": [" + std::to_string(q) + "] = " + std::to_string(y[q]) + " at " + std::to_string(argmax[q]) +
+                 ", want " + std::to_string(want.y[q]) + " at " + std::to_string(want.argmax[q]);
+        }
+      }
+    }
+  }
+  return "";
+}
+
+// Overlapping windows send several gradients to one input; the sums match the scatter's.
+std::string maxPoolBackwardAddsIntoArgmax() {
+  const digitnet::PoolGeometry g{64, 3, 9, 9, 3, 2, 4, 4};
+  const std::size_t out = g.n * g.c * g.oh * g.ow, in = g.n * g.c * g.h * g.w;
+  const std::vector<float> x = uniformFloats(in, 8), dy = uniformFloats(out, 9);
+  std::vector<float> y(out);
+  std::vector<std::uint32_t> argmax(out);
+  digitnet::maxPool2d(g, x.data(), y.data(), argmax.data());
+  std::vector<double> want(in, 0.0);
+  for (std::size_t q = 0; q < out; ++q) want[q / (g.oh * g.ow) * g.h * g.w + argmax[q]] += dy[q];
+  for (int threads = 1; threads <= 4; ++threads) {
+    digitnet::setThreads(threads);
+    std::vector<float> dx(in + 1, kUntouched);
+    const IndexStatus s = digitnet::maxPool2dBackward(g, dy.data(), argmax.data(), dx.data());
+    if (!s.ok) return "status " + statusText(s);
+    if (dx[in] != kUntouched) return "wrote past dx";
+    for (std::size_t q = 0; q < in; ++q) {
+      if (std::fabs(dx[q] - want[q]) > 1e-6) return "dx[" + std::to_string(q) + "] on " + std::to_string(threads) + " threads";
+    }
+  }
+  return "";
+}
+
+// A value >= h*w stops its plane; split over threads, the lowest bad position is reported.
+std::string maxPoolBackwardReportsLowestBadArgmax() {
+  const digitnet::PoolGeometry g{64, 8, 12, 12, 2, 2, 6, 6};
+  const std::size_t out = g.n * g.c * g.oh * g.ow;
+  std::vector<std::uint32_t> argmax(out, 7);
+  argmax[out - 3] = 144;
+  argmax[1000] = 0xffffffffu;
+  argmax[1001] = 150;
+  const std::vector<float> dy(out, 1.0f);
+  for (int threads = 1; threads <= 4; ++threads) {
+    digitnet::setThreads(threads);
+    std::vector<float> dx(g.n * g.c * g.h * g.w);
+    const IndexStatus s = digitnet::maxPool2dBackward(g, dy.data(), argmax.data(), dx.data());
+    if (s.ok || s.position != 1000 || s.value != 0xffffffffu) {
+      return "on " + std::to_string(threads) + " threads: status " + statusText(s) + ", want position 1000";
+    }
+  }
+  // No input (h*w = 0) and one output: its argmax cannot be valid.
+  float dx[1] = {kUntouched};
+  const IndexStatus s = digitnet::maxPool2dBackward({1, 1, 0, 5, 1, 1, 1, 1}, dy.data(), argmax.data(), dx);
+  if (s.ok || s.position != 0 || s.value != 7 || dx[0] != kUntouched) return "h = 0: status " + statusText(s);
+  return "";
+}
+
+// Batch norm by its definition in double: per channel mean, biased variance, the outputs.
+std::string batchNormMatchesDefinition() {
+  struct Shape {
+    std::size_t n, c, s;
+  };
+  const float momentum = 0.1f, eps = 1e-5f;
+  for (const Shape& sh : {Shape{256, 24, 576}, Shape{64, 256, 1}, Shape{3, 17, 10}, Shape{1, 5, 1}, Shape{1, 2, 7}}) {
+    const std::size_t values = sh.n * sh.c * sh.s;
+    const std::size_t m = sh.n * sh.s;
+    std::vector<float> x = uniformFloats(values, 21);
+    for (float& v : x) v = 3.0f + 2.0f * v;  // a mean away from 0
+    const std::vector<float> weight = uniformFloats(sh.c, 22), bias = uniformFloats(sh.c, 23), dy = uniformFloats(values, 24);
+    const std::vector<float> rm0 = uniformFloats(sh.c, 25);
+    std::vector<float> rv0 = uniformFloats(sh.c, 26);
+    for (float& v : rv0) v = std::fabs(v) + 0.5f;
+    const auto at = [&](std::size_t i, std::size_t j, std::size_t k) { return (i * sh.c + j) * sh.s + k; };
+    for (int threads = 1; threads <= 4; threads += 3) {
+      digitnet::setThreads(threads);
+      std::vector<float> rm = rm0, rv = rv0, y(values), saved(2 * sh.c), inferred = x;
+      digitnet::batchNormTrain(sh.n, sh.c, sh.s, momentum, eps, x.data(), weight.data(), bias.data(), rm.data(), rv.data(),
+                               y.data(), saved.data());
+      digitnet::batchNormInfer(sh.n, sh.c, sh.s, eps, inferred.data(), weight.data(), bias.data(), rm0.data(), rv0.data(),
+                               inferred.data());  // in place
+      std::vector<float> dx = dy, dWeight(sh.c, NAN), dBias(sh.c, NAN);  // dx in place of dy; beta 0 overwrites NaN
+      digitnet::batchNormBackward(sh.n, sh.c, sh.s, x.data(), dx.data(), weight.data(), saved.data(), dx.data(), dWeight.data(),
+                                  dBias.data(), 0.0f);
+      const std::string where = std::to_string(sh.n) + "x" + std::to_string(sh.c) + "x" + std::to_string(sh.s) + " on " +
+                                std::to_string(threads) + " threads: ";
+      const auto near = [](double got, double want, double tol) { return std::fabs(got - want) <= tol * (1 + std::fabs(want)); };
+      for (std::size_t j = 0; j < sh.c; ++j) {
+        double mean = 0, var = 0;
+        for (std::size_t i = 0; i < sh.n; ++i) for (std::size_t k = 0; k < sh.s; ++k) mean += x[at(i, j, k)];
+        mean /= m;
+        for (std::size_t i = 0; i < sh.n; ++i) for (std::size_t k = 0; k < sh.s; ++k) var += (x[at(i, j, k)] - mean) * (x[at(i, j, k)] - mean);
+        var /= m;
+        const double invstd = 1 / std::sqrt(var + eps);
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        if (!near(saved[j], mean, 1e-6) || !near(saved[sh.c + j], invstd, 1e-6)) return where + "saved, channel " + std::to_string(j);
+        if (!near(rm[j], 0.9 * rm0[j] + 0.1 * mean, 1e-6) || !near(rv[j], 0.9 * rv0[j] + 0.1 * unbiased, 1e-6)) {
+          return where + "running statistics, channel " + std::to_string(j);
+        }
+        const double inferScale = weight[j] / std::sqrt(static_cast<double>(rv0[j]) + eps);
+        double sumDy = 0, sumDyXhat = 0;
+        for (std::size_t i = 0; i < sh.n; ++i) {
+          for (std::size_t k = 0; k < sh.s; ++k) {
+            const double xhat = (x[at(i, j, k)] - mean) * invstd;
+            sumDy += dy[at(i, j, k)];
+            sumDyXhat += dy[at(i, j, k)] * xhat;
+            if (!near(y[at(i, j, k)], xhat * weight[j] + bias[j], 1e-5)) return where + "y at " + std::to_string(at(i, j, k));
+            if (!near(inferred[at(i, j, k)], (x[at(i, j, k)] - rm0[j]) * inferScale + bias[j], 1e-5)) return where + "inferred y";
+          }
+        }
+        if (!near(dWeight[j], sumDyXhat, 1e-5) || !near(dBias[j], sumDy, 1e-5)) return where + "dWeight, dBias, channel " + std::to_string(j);
+        for (std::size_t i = 0; i < sh.n; ++i) {
+          for (std::size_t k = 0; k < sh.s; ++k) {
+            const double xhat = (x[at(i, j, k)] - mean) * invstd;
+            const double want = weight[j] * invstd * (dy[at(i, j, k)] - sumDy / m - xhat * sumDyXhat / m);
+            if (!near(dx[at(i, j, k)], want, 1e-4)) return where + "dx at " + std::to_string(at(i, j, k));
+          }
+        }
+      }
+    }
+  }
+  // No values (n = 0 with a huge c... and s): nothing changes; the backward pass only scales.
+  float stats[2] = {kUntouched, kUntouched};
+  digitnet::batchNormTrain(0, 1, std::size_t{1} << 50, 0.1f, 1e-5f, stats, stats, stats, stats, stats, stats, stats);
+  if (stats[0] != kUntouched) return "n = 0 changed something";
+  float dW[1] = {2}, dB[1] = {NAN};
+  digitnet::batchNormBackward(1, 1, 0, stats, stats, stats, stats, stats, dW, dB, 0.0f);
+  if (dW[0] != 0 || dB[0] != 0) return "s = 0 with beta 0: the parameter gradients are not 0";
+  return "";
+}
+
+// Every instruction set's convolution tiles at every edge (rows, lanes, cols), against the
+// definitions in double: outer products through B's offsets, stored or added into rows of C that
+// lie anywhere; inner products over several segments.
+std::string convTilesMatchDefinitionOnEveryIsa() {
+  for (const digitnet::ConvTiles* isa : {&digitnet::kConvTilesScalar, &digitnet::kConvTilesAvx2, &digitnet::kConvTilesAvx512}) {
+    if (!isa->supported()) continue;
+    const std::string name = isa->name;
+    const std::size_t depth = 7, ldb = 61;
+    const std::vector<float> a = uniformFloats(depth * 20, 41), b = uniformFloats(depth * ldb + 64, 42);
+    std::vector<std::size_t> boff(depth);
+    for (std::size_t p = 0; p < depth; ++p) boff[p] = (p * 37) % 11 + p * ldb;  // rows anywhere
+    for (std::size_t v = 1; v <= digitnet::kMaxOuterVectors; ++v) {
+      for (std::size_t rows = 1; rows <= isa->outerRows[v - 1]; ++rows) {
+        for (std::size_t lanes = (v - 1) * isa->lanes + 1; lanes <= v * isa->lanes; ++lanes) {
+          for (const int start : {0, 1, 2}) {  // from 0, from a bias, added to C
+            const bool accumulate = start == 2;
+            const std::vector<float> bias = uniformFloats(rows, 47);
+            const std::size_t ldc = lanes + 3;
+            std::vector<float> c = uniformFloats(rows * ldc, 43);
+            std::vector<double> want(c.begin(), c.end());
+            std::vector<float*> rowsOfC(rows);
+            for (std::size_t i = 0; i < rows; ++i) {
+              rowsOfC[i] = c.data() + (rows - 1 - i) * ldc;  // rows in any order
+              for (std::size_t l = 0; l < lanes; ++l) {
+                double sum = 0;
+                for (std::size_t p = 0; p < depth; ++p) sum += static_cast<double>(a[p * 20 + i]) * b[boff[p] + l];
+                double& w = want[(rows - 1 - i) * ldc + l];
+                w = sum + (start == 0 ? 0.0 : start == 1 ? bias[i] : w);
+              }
+            }
+            isa->outer(rows, lanes, depth, a.data(), 20, b.data(), boff.data(), rowsOfC.data(), accumulate,
+                       start == 1 ? bias.data() : nullptr);
+            for (std::size_t q = 0; q < c.size(); ++q) {
+              if (std::fabs(c[q] - want[q]) > 1e-5) {
+                return name + " outer " + std::to_string(rows) + " x " + std::to_string(lanes) + " starting " +
+                       std::to_string(start) + ": c[" + std::to_string(q) + "]";
+              }
+            }
+          }
+        }
+      }
+    }
+    for (std::size_t rows = 1; rows <= isa->innerRows + 1; ++rows) {
+      for (std::size_t cols = 1; cols <= isa->innerCols + 1; ++cols) {
+        for (const std::size_t segments : {std::size_t{1}, std::size_t{3}}) {
+          const std::size_t len = 32, lda = 35, step = 400, ldc = cols + 2;
+          const std::vector<float> ai = uniformFloats(segments * step, 44), bi = uniformFloats(segments * step, 45);
+          std::vector<std::size_t> offsets(cols);
+          for (std::size_t j = 0; j < cols; ++j) offsets[j] = 200 + j * 33 - (j % 2) * 5;
+          std::vector<float> c = uniformFloats(rows * ldc, 46);
+          std::vector<double> want(c.begin(), c.end());
+          for (std::size_t i = 0; i < rows; ++i) {
+            for (std::size_t j = 0; j < cols; ++j) {
+              for (std::size_t s = 0; s < segments; ++s) {
+                for (std::size_t p = 0; p < len; ++p) {
+                  want[i * ldc + j] += static_cast<double>(ai[s * step + i * lda + p]) * bi[s * step + offsets[j] + p];
+                }
+              }
+            }
+          }
+          // Tiles up to the ISA's size; one row or column more runs as two tiles, as the drivers do.
+          for (std::size_t i0 = 0; i0 < rows; i0 += isa->innerRows) {
+            for (std::size_t j0 = 0; j0 < cols; j0 += isa->innerCols) {
+              isa->inner(std::min(isa->innerRows, rows - i0), std::min(isa->innerCols, cols - j0), segments, len,
+                         ai.data() + i0 * lda, lda, step, bi.data(), offsets.data() + j0, step, c.data() + i0 * ldc + j0, ldc);
+            }
+          }
+          for (std::size_t q = 0; q < c.size(); ++q) {
+            const bool inside = q % ldc < cols;
+            if (inside ? std::fabs(c[q] - want[q]) > 1e-5 : c[q] != static_cast<float>(want[q])) {
+              return name + " inner " + std::to_string(rows) + " x " + std::to_string(cols) + " over " +
+                     std::to_string(segments) + " segments: c[" + std::to_string(q) + "]";
+            }
+          }
+        }
+      }
+    }
+  }
+  return "";
+}
+
+std::string fmaPeakIsPositive() {
+  const double gflops = digitnet::fmaPeakGflops(0.02);
+  std::printf("# FMA peak of one thread (%s): %.1f GFLOPS\n", digitnet::sgemm_kernel_name(), gflops);
+  return gflops > 0 ? "" : "fmaPeakGflops gave " + std::to_string(gflops);
+}
+
 std::string cpuQuotasParse() {
   struct Case {
     int got, want;
@@ -571,6 +1111,21 @@ int main(int argc, char** argv) {
   report.test("dropout gives the same bits on every instruction set and thread count, and in place",
               dropoutSameBitsOnAnyThreadsAndIsa());
   report.test("multiply gives the float product on every thread count, and in place", multiplySameBitsOnAnyThreads());
+  report.test("conv2d and both gradients match the double-precision definition at the fast paths' edges on 1-4 threads",
+              convMatchesReferenceOnEveryThreadCount());
+  report.test("a stride-1 convolution too large for the pitch layout matches the definition (column layout)",
+              convBeyondPitchLayoutMatchesReference());
+  report.test("the naive convolution references match the definition", convReferencesMatchDefinition());
+  report.test("convolution with huge sizes beside a 0, and stride / padding 2^52, stays inside its buffers",
+              convHugeSizesWithEmptyPartners());
+  report.test("convolution tiles (outer and inner products) match the definition on every instruction set, at every edge",
+              convTilesMatchDefinitionOnEveryIsa());
+  report.test("maxPool2d matches the definition (edges cut, NaN wins, first max on ties) on 1-4 threads",
+              maxPoolMatchesDefinition());
+  report.test("maxPool2dBackward adds each dy into its argmax, overlapping windows too", maxPoolBackwardAddsIntoArgmax());
+  report.test("maxPool2dBackward reports the lowest argmax >= h*w any thread met", maxPoolBackwardReportsLowestBadArgmax());
+  report.test("batch norm train / infer / backward match the definition in double", batchNormMatchesDefinition());
+  report.test("fmaPeak measures a positive throughput", fmaPeakIsPositive());
   report.test("cgroup CPU quotas parse to whole CPUs, rounded up", cpuQuotasParse());
 #if defined(__linux__)
   report.test("cgroupCpuLimit takes the tightest quota along the path (v1 and v2)", cgroupLimitsFromFakeTree());

@@ -22,28 +22,78 @@ size_t planesPerBlock(size_t planes, size_t work) {
   return (planes + threads - 1) / threads;
 }
 
-// One plane: xp (h,w) -> yp, ap (oh,ow).
-void poolPlane(const PoolGeometry& g, const float* xp, float* yp, std::uint32_t* ap) {
-  for (size_t oy = 0; oy < g.oh; ++oy) {
+// The winner of window rows [y0, y1) x columns [x0, x1) of plane xp (row length w): greater wins;
+// a NaN wins over anything but an earlier NaN. Selects, not branches: which value wins is data,
+// and mispredicted branches cost more than the comparisons.
+struct Winner {
+  float value;
+  size_t at;
+};
+inline Winner windowMax(const float* xp, size_t w, size_t y0, size_t y1, size_t x0, size_t x1) {
+  Winner best{xp[y0 * w + x0], y0 * w + x0};
+  for (size_t iy = y0; iy < y1; ++iy) {
+    for (size_t ix = x0; ix < x1; ++ix) {
+      const float v = xp[iy * w + ix];
+      const bool wins = v > best.value || (v != v && best.value == best.value);
+      best.value = wins ? v : best.value;
+      best.at = wins ? iy * w + ix : best.at;
+    }
+  }
+  return best;
+}
+
+// The general plane: xp (h,w) -> yp, ap (oh,ow), any size and stride, windows cut at the edge.
+void poolPlane(const PoolGeometry& g, const float* xp, float* yp, std::uint32_t* ap, size_t fromRow) {
+  for (size_t oy = fromRow; oy < g.oh; ++oy) {
     const size_t y0 = oy * g.stride, y1 = std::min(g.h, y0 + g.size);  // y0 < h (oh's bound)
     for (size_t ox = 0; ox < g.ow; ++ox) {
       const size_t x0 = ox * g.stride, x1 = std::min(g.w, x0 + g.size);
-      size_t at = y0 * g.w + x0;
-      float best = xp[at];
-      for (size_t iy = y0; iy < y1; ++iy) {
-        for (size_t ix = x0; ix < x1; ++ix) {
-          const float v = xp[iy * g.w + ix];
-          // Greater wins; a NaN wins over anything but an earlier NaN. Selects, not branches:
-          // which value wins is data, and mispredicted branches cost more than the comparisons.
-          const bool wins = v > best || (v != v && best == best);
-          best = wins ? v : best;
-          at = wins ? iy * g.w + ix : at;
-        }
-      }
-      yp[oy * g.ow + ox] = best;
-      ap[oy * g.ow + ox] = static_cast<std::uint32_t>(at);
+      const Winner best = windowMax(xp, g.w, y0, y1, x0, x1);
+      yp[oy * g.ow + ox] = best.value;
+      ap[oy * g.ow + ox] = static_cast<std::uint32_t>(best.at);
     }
   }
+}
+
+// Side-by-side S x S windows (size = stride = S, the common case): the rows of whole windows with
+// the window's shape known at compile time, a loop over the output columns GCC vectorizes (10x
+// the general loop's speed on 2 x 2); what the input's edge cuts goes to the general loop.
+template <size_t S>
+void poolPlaneTiled(const PoolGeometry& g, const float* xp, float* yp, std::uint32_t* ap) {
+  const size_t wholeRows = std::min(g.oh, g.h / S), wholeCols = std::min(g.ow, g.w / S);
+  for (size_t oy = 0; oy < wholeRows; ++oy) {
+    const float* row = xp + oy * S * g.w;
+    const std::uint32_t base = static_cast<std::uint32_t>(oy * S * g.w);  // < h*w, which fits
+    float* yRow = yp + oy * g.ow;
+    std::uint32_t* aRow = ap + oy * g.ow;
+    for (size_t ox = 0; ox < wholeCols; ++ox) {
+      float best = row[S * ox];
+      std::uint32_t at = base + static_cast<std::uint32_t>(S * ox);
+      for (size_t iy = 0; iy < S; ++iy) {
+        for (size_t ix = 0; ix < S; ++ix) {
+          const float v = row[iy * g.w + S * ox + ix];
+          const bool wins = v > best || (v != v && best == best);
+          best = wins ? v : best;
+          at = wins ? base + static_cast<std::uint32_t>(iy * g.w + S * ox + ix) : at;
+        }
+      }
+      yRow[ox] = best;
+      aRow[ox] = at;
+    }
+    for (size_t ox = wholeCols; ox < g.ow; ++ox) {
+      const size_t x0 = ox * S;
+      const Winner best = windowMax(xp, g.w, oy * S, oy * S + S, x0, std::min(g.w, x0 + S));
+      yRow[ox] = best.value;
+      aRow[ox] = static_cast<std::uint32_t>(best.at);
+    }
+  }
+  poolPlane(g, xp, yp, ap, wholeRows);
+}
+
+void poolAnyPlane(const PoolGeometry& g, const float* xp, float* yp, std::uint32_t* ap) {
+  if (g.size == 2 && g.stride == 2) return poolPlaneTiled<2>(g, xp, yp, ap);
+  if (g.size == 3 && g.stride == 3) return poolPlaneTiled<3>(g, xp, yp, ap);
+  poolPlane(g, xp, yp, ap, 0);
 }
 
 }  // namespace
@@ -53,7 +103,7 @@ void maxPool2d(const PoolGeometry& g, const float* x, float* y, std::uint32_t* a
   // oh, ow >= 1 imply h, w >= 1: every size below is one a buffer holds.
   const size_t planes = g.n * g.c, plane = g.h * g.w, out = g.oh * g.ow;
   parallel_ranges(planes, planesPerBlock(planes, planes * (plane + out)), 0, [&](size_t first, size_t last) {
-    for (size_t p = first; p < last; ++p) poolPlane(g, x + p * plane, y + p * out, argmax + p * out);
+    for (size_t p = first; p < last; ++p) poolAnyPlane(g, x + p * plane, y + p * out, argmax + p * out);
   });
 }
 

@@ -23,8 +23,7 @@ bool always() { return true; }
 
 // ---- tables of tiles by their compile-time shape ---------------------------------------------
 
-using OuterFixedFn = void (*)(size_t lanes, size_t depth, const float* a, size_t as, const float* b,
-                              const size_t* boff, float* const* c, bool accumulate, const float* bias);
+using OuterFixedFn = void (*)(const OuterTile& tile);
 using InnerFixedFn = void (*)(size_t segments, size_t len, const float* a, size_t lda, size_t aStep,
                               const float* b, const size_t* boff, size_t bStep, float* c, size_t ldc);
 
@@ -49,19 +48,21 @@ constexpr std::array<std::array<InnerFixedFn, kMaxOuterRows>, sizeof...(R)> inne
 constexpr size_t kScalarLanes = 4, kScalarRows = 4;
 
 // Runtime shapes: the compiler vectorizes the lane loops for the baseline ISA.
-void outerScalar(size_t rows, size_t lanes, size_t depth, const float* a, size_t as, const float* b,
-                 const size_t* boff, float* const* c, bool accumulate, const float* bias) {
+void outerScalar(const OuterTile& tile) {
+  const size_t rows = tile.rows, lanes = tile.lanes, as = tile.as;
+  const float* a = tile.a;
+  float* const* c = tile.c;
   float acc[kScalarRows][kMaxOuterVectors * kScalarLanes] = {};
-  for (size_t p = 0; p < depth; ++p) {
-    const float* bp = b + boff[p];
+  for (size_t p = 0; p < tile.depth; ++p) {
+    const float* bp = tile.b + tile.boff[p];
     for (size_t i = 0; i < rows; ++i) {
       const float ai = a[p * as + i];
       for (size_t l = 0; l < lanes; ++l) acc[i][l] += ai * bp[l];
     }
   }
   for (size_t i = 0; i < rows; ++i) {
-    const float start = bias != nullptr ? bias[i] : 0.0f;
-    for (size_t l = 0; l < lanes; ++l) c[i][l] = (accumulate ? c[i][l] : start) + acc[i][l];
+    const float start = tile.bias != nullptr ? tile.bias[i] : 0.0f;
+    for (size_t l = 0; l < lanes; ++l) c[i][l] = (tile.accumulate ? c[i][l] : start) + acc[i][l];
   }
 }
 
@@ -99,9 +100,14 @@ __attribute__((target("avx2"))) inline __m256i laneMask(size_t left) {
 // R x V vectors: R * V accumulators, V vectors of B and a broadcast of A in the 16 ymm registers.
 template <int R, int V>
 struct OuterAvx2 {
-  __attribute__((target("avx2,fma"))) static void run(size_t lanes, size_t depth, const float* a, size_t as,
-                                                      const float* b, const size_t* boff, float* const* c,
-                                                      bool accumulate, const float* bias) {
+  __attribute__((target("avx2,fma"))) static void run(const OuterTile& tile) {
+    const size_t lanes = tile.lanes, depth = tile.depth, as = tile.as;
+    const float* a = tile.a;
+    const float* b = tile.b;
+    const size_t* boff = tile.boff;
+    float* const* c = tile.c;
+    const bool accumulate = tile.accumulate;
+    const float* bias = tile.bias;
     const __m256i mask = laneMask(lanes - 8 * (V - 1));
     // Only a partial last vector is masked (the test is loop-invariant: GCC unswitches on it).
     const bool full = lanes == 8 * V;
@@ -148,10 +154,7 @@ constexpr std::array<OuterFixedFn, kMaxOuterRows> kOuterAvx2[kMaxOuterVectors] =
     outerRowsOf<OuterAvx2, 3>(std::make_integer_sequence<int, 4>()),
 };
 
-void outerAvx2(size_t rows, size_t lanes, size_t depth, const float* a, size_t as, const float* b,
-               const size_t* boff, float* const* c, bool accumulate, const float* bias) {
-  kOuterAvx2[(lanes - 1) / 8][rows - 1](lanes, depth, a, as, b, boff, c, accumulate, bias);
-}
+void outerAvx2(const OuterTile& tile) { kOuterAvx2[(tile.lanes - 1) / 8][tile.rows - 1](tile); }
 
 __attribute__((target("avx2"))) inline float sumLanes(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -216,9 +219,14 @@ __attribute__((target("avx512f"))) inline __mmask16 laneMask16(size_t left) {
 // R x V vectors: up to 24 accumulators, V vectors of B and a broadcast of A in 32 zmm registers.
 template <int R, int V>
 struct OuterAvx512 {
-  __attribute__((target("avx512f"))) static void run(size_t lanes, size_t depth, const float* a, size_t as,
-                                                     const float* b, const size_t* boff, float* const* c,
-                                                     bool accumulate, const float* bias) {
+  __attribute__((target("avx512f"))) static void run(const OuterTile& tile) {
+    const size_t lanes = tile.lanes, depth = tile.depth, as = tile.as;
+    const float* a = tile.a;
+    const float* b = tile.b;
+    const size_t* boff = tile.boff;
+    float* const* c = tile.c;
+    const bool accumulate = tile.accumulate;
+    const float* bias = tile.bias;
     const __mmask16 mask = laneMask16(lanes - 16 * (V - 1));
     const bool full = lanes == 16 * V;
     __m512 acc[R][V];
@@ -261,10 +269,7 @@ constexpr std::array<OuterFixedFn, kMaxOuterRows> kOuterAvx512[kMaxOuterVectors]
     outerRowsOf<OuterAvx512, 3>(std::make_integer_sequence<int, 8>()),
 };
 
-void outerAvx512(size_t rows, size_t lanes, size_t depth, const float* a, size_t as, const float* b,
-                 const size_t* boff, float* const* c, bool accumulate, const float* bias) {
-  kOuterAvx512[(lanes - 1) / 16][rows - 1](lanes, depth, a, as, b, boff, c, accumulate, bias);
-}
+void outerAvx512(const OuterTile& tile) { kOuterAvx512[(tile.lanes - 1) / 16][tile.rows - 1](tile); }
 
 // Halves extracted through an all-ones zeroing mask: the same instruction as
 // _mm512_extractf64x4_pd, whose header body (like _mm512_castps512_ps256's and

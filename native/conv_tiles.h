@@ -26,9 +26,20 @@ namespace digitnet {
 // the tiles need no tail. Callers pad their rows with zeros.
 constexpr std::size_t kInnerStep = 16;
 
-using OuterTileFn = void (*)(std::size_t rows, std::size_t lanes, std::size_t depth, const float* a,
-                             std::size_t as, const float* b, const std::size_t* boff, float* const* c,
-                             bool accumulate, const float* bias);
+// An outer-product tile's operands. Tiles of the first layer run 25 steps (K = c*kh*kw): their
+// arguments come in one struct, so that a call costs little more than its steps.
+struct OuterTile {
+  std::size_t rows, lanes, depth;
+  const float* a;
+  std::size_t as;
+  const float* b;
+  const std::size_t* boff;
+  float* const* c;
+  bool accumulate;
+  const float* bias;  // may be null
+};
+
+using OuterTileFn = void (*)(const OuterTile& tile);
 
 using InnerTileFn = void (*)(std::size_t rows, std::size_t cols, std::size_t segments, std::size_t len,
                              const float* a, std::size_t lda, std::size_t aStep, const float* b,

@@ -886,8 +886,8 @@ std::string convTilesMatchDefinitionOnEveryIsa() {
                 w = sum + (start == 0 ? 0.0 : start == 1 ? bias[i] : w);
               }
             }
-            isa->outer(rows, lanes, depth, a.data(), 20, b.data(), boff.data(), rowsOfC.data(), accumulate,
-                       start == 1 ? bias.data() : nullptr);
+            isa->outer({rows, lanes, depth, a.data(), 20, b.data(), boff.data(), rowsOfC.data(), accumulate,
+                        start == 1 ? bias.data() : nullptr});
             for (std::size_t q = 0; q < c.size(); ++q) {
               if (std::fabs(c[q] - want[q]) > 1e-5) {
                 return name + " outer " + std::to_string(rows) + " x " + std::to_string(lanes) + " starting " +

@@ -11,6 +11,8 @@ const ROOT = resolve(__dirname, '..');
 const CLI = resolve(ROOT, 'dist', 'cli', 'main.js');
 const SHAPES: { name: string; m: number; n: number; k: number }[] = JSON.parse(readFileSync(resolve(ROOT, 'bench', 'gemm-shapes.json'), 'utf8'));
 const NETWORKS = ['784-128-10', '784-256-128-10'];
+const CONV_LAYERS = ['conv1 1x28x28 -> 24x24x24', 'conv2 24x12x12 -> 32x10x10'];
+const CONV_KERNELS = ['forward', 'input-gradient', 'weight-gradient'];
 const BATCHES = [64, 256];
 
 function digitnet(...args: string[]) {
@@ -29,7 +31,9 @@ describe('digitnet bench --quick --json', () => {
     node: string;
     quick: boolean;
     notes: string[];
+    fmaPeakGflops?: number;
     gemm: Record<string, unknown>[];
+    conv: Record<string, unknown>[];
     train: Record<string, unknown>[];
   };
 
@@ -40,7 +44,7 @@ describe('digitnet bench --quick --json', () => {
     report = JSON.parse(run.stdout);
   }, 180_000);
 
-  test('stdout is one JSON object with the CPU, thread count, Node version, notes and both row arrays', () => {
+  test('stdout is one JSON object with the CPU, thread count, Node version, notes and the row arrays', () => {
     expect(report).toEqual(expect.objectContaining({ cpu: expect.any(String), threads: positive, node: process.version, quick: true }));
     expect(report.threads).toBeGreaterThanOrEqual(1);
     expect(report.notes.length).toBeGreaterThan(0);
@@ -67,6 +71,28 @@ describe('digitnet bench --quick --json', () => {
       const native = rows.filter((row) => row.backend === 'native');
       expect(ts).toHaveLength(2 * shape.m * shape.n * shape.k > 1e9 ? 0 : 1);
       if (hasNative) expect(native.map((row) => row.threads)).toEqual([...new Set([1, report.threads])]);
+    }
+  });
+
+  test('conv rows cover both layers of the reference net and all three kernels, TypeScript and native at 1 and all threads', () => {
+    if (hasNative) expect(report.fmaPeakGflops).toEqual(positive);
+    for (const layer of CONV_LAYERS) {
+      for (const kernel of CONV_KERNELS) {
+        const rows = report.conv.filter((row) => row.layer === layer && row.kernel === kernel);
+        expect(rows.filter((row) => row.backend === 'ts')).toHaveLength(1);
+        const native = rows.filter((row) => row.backend === 'native');
+        if (hasNative) expect(native.map((row) => row.threads)).toEqual([...new Set([1, report.threads])]);
+        for (const row of rows) {
+          expect(row).toEqual(expect.objectContaining({ n: 256, stride: 1, threads: positive, gflops: positive }));
+          const { gflops, min, max } = row as { gflops: number; min: number; max: number };
+          expect(min).toBeLessThanOrEqual(gflops);
+          expect(max).toBeGreaterThanOrEqual(gflops);
+        }
+        for (const row of native) {
+          expect(row.speedup).toEqual(positive);
+          if (row.threads === 1) expect(row.percentOfPeak).toEqual(positive);
+        }
+      }
     }
   });
 

@@ -7,13 +7,17 @@ const spec: CommandSpec = {
   usage: `Usage: digitnet bench [options]
 
 Times the native and the pure TypeScript backends side by side: GEMM throughput (GFLOPS) on the
-shapes of bench/gemm-shapes.json, and seconds per training epoch of 784-128-10 and 784-256-128-10
-at batch 64 and 256, at 1 thread and at all threads, with native / TypeScript speedups. Medians of
-repeated runs after warm-up, with their min-max spread. Progress goes to stderr.
+shapes of bench/gemm-shapes.json; convolution throughput (GFLOPS: forward, input gradient, weight
+gradient) on the two convolutions of the reference net (1x28x28 -> conv 5x5 24 -> pool 2 -> conv
+3x3 32) at batch 256, with native 1 thread as a percentage of one thread's FMA peak; and seconds
+per training epoch of 784-128-10 and 784-256-128-10 at batch 64 and 256; at 1 thread and at all
+threads, with native / TypeScript speedups. Medians of repeated runs after warm-up, with their
+min-max spread. Progress goes to stderr.
 
 Options:
   --quick               a smoke run (under 30 s): fewer samples, smaller epochs, no 1024^3 on TypeScript
-  --json                print one JSON object on stdout: cpu, threads, node, notes, gemm rows, train rows
+  --json                print one JSON object on stdout: cpu, threads, node, notes, fmaPeakGflops,
+                        gemm rows, conv rows, train rows
   -h, --help            this help
 
 Environment: DIGITNET_DATA (MNIST folder for the training rows).`,

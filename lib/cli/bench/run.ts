@@ -1,15 +1,17 @@
 /**
- * The benchmark behind `digitnet bench`: GEMM rows on the shapes of bench/gemm-shapes.json and
- * training rows (seconds per epoch), for the TypeScript backend (single-threaded) and the native
- * one at 1 thread and at all threads, with native / TypeScript speedups. Each shape and network
- * is measured on every backend one right after the other, so a ratio compares runs that saw the
- * same load on a shared machine.
+ * The benchmark behind `digitnet bench`: GEMM rows on the shapes of bench/gemm-shapes.json,
+ * convolution rows on the reference net's layers, and training rows (seconds per epoch), for the
+ * TypeScript backend (single-threaded) and the native one at 1 thread and at all threads, with
+ * native / TypeScript speedups. Each shape and network is measured on every backend one right
+ * after the other, so a ratio compares runs that saw the same load on a shared machine.
  */
 import type { Backend, BackendName } from '../../backend/contract';
 import { getBackend, nativeAvailable } from '../../backend';
+import { nativeBinding } from '../../backend/native';
 import type { Dataset } from '../../core/dataset';
 import { shapeSize } from '../../core/shape';
 import { loadMnist } from '../../data/mnist';
+import { CONV_BATCH, CONV_KERNELS, convGflops, REFERENCE_CONV_LAYERS, type ConvKernel, type ConvShape } from './conv';
 import { gemmGflops } from './gemm';
 import { machineInfo, type MachineInfo } from './machine';
 import type { Stats, TimingPlan } from './measure';
@@ -26,6 +28,21 @@ export interface GemmRow extends GemmShape {
   repeats: number;
   /** Native rows: this row's GFLOPS over the TypeScript backend's on the same shape. */
   speedup?: number;
+}
+
+/** One convolution kernel measurement on a layer of the reference net; `gflops` is the median, `min`/`max` the spread. */
+export interface ConvRow extends ConvShape {
+  kernel: ConvKernel;
+  backend: BackendName;
+  threads: number;
+  gflops: number;
+  min: number;
+  max: number;
+  repeats: number;
+  /** Native rows: this row's GFLOPS over the TypeScript backend's on the same kernel and layer. */
+  speedup?: number;
+  /** Native rows at 1 thread: this row's GFLOPS over `fmaPeakGflops`, in percent. */
+  percentOfPeak?: number;
 }
 
 /** One training measurement; `epochSeconds` is the median, `min`/`max` the spread. */
@@ -50,13 +67,20 @@ export interface BenchReport extends MachineInfo {
   quick: boolean;
   /** What the tables leave implicit: workload, scaling, skipped rows. */
   notes: string[];
+  /** One thread's multiply-add throughput on the native kernels' instruction set (absent without the addon). */
+  fmaPeakGflops?: number;
   gemm: GemmRow[];
+  conv: ConvRow[];
   train: TrainRow[];
 }
 
 /** The measurement effort of one mode (`--quick` or the full run). */
 interface Plan {
   gemm: TimingPlan;
+  /** Convolution kernels (a TypeScript call at batch 256 takes about 0.1 s). */
+  conv: TimingPlan;
+  /** Seconds of the FMA peak's measurement. */
+  peakSeconds: number;
   /** For TypeScript GEMMs above `LARGE_GEMM_FLOPS` (the 1024^3 square): fewer samples, or none. */
   tsLargeGemm: TimingPlan | null;
   nativeEpochs: EpochPlan;
@@ -69,12 +93,16 @@ const LARGE_GEMM_FLOPS = 1e9;
 const PLANS: Record<'quick' | 'full', Plan> = {
   full: {
     gemm: { warmupSeconds: 0.1, repeats: 7, minSampleSeconds: 0.05 },
+    conv: { warmupSeconds: 0.1, repeats: 7, minSampleSeconds: 0.05 },
+    peakSeconds: 0.5,
     tsLargeGemm: { warmupSeconds: 0, repeats: 3, minSampleSeconds: 0 },
     nativeEpochs: { warmupEpochs: 1, repeats: 5, images: Infinity },
     tsEpochs: { warmupEpochs: 1, repeats: 3, images: 6000 },
   },
   quick: {
     gemm: { warmupSeconds: 0.02, repeats: 3, minSampleSeconds: 0.01 },
+    conv: { warmupSeconds: 0.02, repeats: 3, minSampleSeconds: 0.01 },
+    peakSeconds: 0.1,
     tsLargeGemm: null,
     nativeEpochs: { warmupEpochs: 1, repeats: 2, images: 10240 },
     tsEpochs: { warmupEpochs: 1, repeats: 2, images: 1024 },
@@ -110,11 +138,16 @@ export async function runBench(options: { quick: boolean; progress?: (line: stri
   const threadsBefore = native?.getThreads();
   try {
     const gemm = shapes.flatMap((shape) => gemmRows(context, shape));
+    const fmaPeakGflops = native ? nativeBinding().fmaPeak(plan.peakSeconds) : undefined;
+    if (fmaPeakGflops !== undefined) context.progress(`FMA peak of one thread: ${fmaPeakGflops.toFixed(1)} GFLOPS`);
+    const conv = REFERENCE_CONV_LAYERS.flatMap((shape) => CONV_KERNELS.flatMap((kernel) => convRows(context, shape, kernel, fmaPeakGflops)));
     const trainRows: TrainRow[] = [];
     for (const hidden of NETWORKS) {
       for (const batch of BATCHES) trainRows.push(...(await epochRows(context, train, hidden, batch)));
     }
-    return { ...machine, quick: options.quick, notes, gemm, train: trainRows };
+    return {
+      ...machine, quick: options.quick, notes, ...(fmaPeakGflops !== undefined ? { fmaPeakGflops } : {}), gemm, conv, train: trainRows,
+    };
   } finally {
     if (native && threadsBefore !== undefined) native.setThreads(threadsBefore);
   }
@@ -139,6 +172,26 @@ function gemmRows({ plan, native, threadCounts, progress, notes }: Context, shap
     if (ts) row.speedup = row.gflops / ts.gflops;
     rows.push(row);
     progress(`gemm ${shape.name}: native ${row.threads}T ${row.gflops.toFixed(2)} GFLOPS`);
+  }
+  return rows;
+}
+
+/** One kernel of one convolution layer: TypeScript, then native at each thread count (1 thread with its % of the FMA peak). */
+function convRows({ plan, native, threadCounts, progress }: Context, shape: ConvShape, kernel: ConvKernel, peak?: number): ConvRow[] {
+  const row = (backend: BackendName, threads: number, stats: Stats): ConvRow => ({
+    ...shape, kernel, backend, threads, gflops: stats.median, min: stats.min, max: stats.max, repeats: stats.repeats,
+  });
+  const ts = row('ts', 1, convGflops(getBackend('ts'), shape, kernel, plan.conv));
+  progress(`conv ${shape.layer} ${kernel}: ts ${ts.gflops.toFixed(2)} GFLOPS`);
+  const rows = [ts];
+  if (!native) return rows;
+  for (const threads of threadCounts) {
+    native.setThreads(threads);
+    const r = row('native', native.getThreads(), convGflops(native, shape, kernel, plan.conv));
+    r.speedup = r.gflops / ts.gflops;
+    if (threads === 1 && peak !== undefined) r.percentOfPeak = (100 * r.gflops) / peak;
+    rows.push(r);
+    progress(`conv ${shape.layer} ${kernel}: native ${r.threads}T ${r.gflops.toFixed(2)} GFLOPS`);
   }
   return rows;
 }
@@ -178,6 +231,8 @@ function workloadNotes(plan: Plan, count: number, threads: number, hasNative: bo
     `GEMM: GFLOPS = 2mnk / time, median of ${plan.gemm.repeats} samples after warm-up, C overwritten (beta = 0); speedup = native / TypeScript on the same shape`,
     `training: leaky ReLU hidden layers, softmax + cross-entropy (mean), minibatch SGD (lr ${BENCH_OPTIMIZER.lr}), shuffled, no validation; ` +
       `seconds per ${count}-image epoch, median of ${plan.nativeEpochs.repeats} (native) / ${plan.tsEpochs.repeats} (TypeScript) epochs after ${plan.nativeEpochs.warmupEpochs} warm-up epoch; speedup = TypeScript / native`,
+    `convolution: the reference net's layers at batch ${CONV_BATCH}; GFLOPS = 2 n f c kh kw oh ow / time, median of ${plan.conv.repeats} samples after warm-up; ` +
+      "input-gradient writes dx, weight-gradient writes dWeight and dBias (beta = 0); % of peak = native 1 thread over one thread's FMA peak (fmaPeakGflops)",
     `the TypeScript backend is single-threaded: its rows are at 1 thread, and the speedups at ${threads} threads compare with that`,
   ];
   if (plan.tsEpochs.images < count) notes.push(`TypeScript epochs time the first ${plan.tsEpochs.images} images and scale up to ${count}`);

@@ -1,5 +1,5 @@
-/** The human-readable form of a `BenchReport`: a header line, two tables and the notes. */
-import type { BenchReport, GemmRow, TrainRow } from './run';
+/** The human-readable form of a `BenchReport`: a header line, three tables and the notes. */
+import type { BenchReport, ConvRow, GemmRow, TrainRow } from './run';
 
 /** Right-aligned columns (the first left-aligned), two spaces apart. */
 function formatTable(headers: string[], rows: string[][]): string {
@@ -22,12 +22,19 @@ function speedup(row: { speedup?: number } | undefined): string {
 /** A backend at a thread count, e.g. `native 2T`: one column of a table. */
 const seriesOf = (row: { backend: string; threads: number }): string => `${row.backend} ${row.threads}T`;
 
+/** Columns after the speedups, computed from a group's rows by series (e.g. `native 1T`). */
+interface ExtraColumns<R> {
+  headers: string[];
+  cells: (bySeries: Map<string, R>) => string[];
+}
+
 /**
  * One line per group of rows (a shape, a network at a batch size): the group's own columns, one
  * column per backend and thread count (`skipped` where a row is missing), then the native speedups.
  */
 function comparisonTable<R extends { backend: string; threads: number; speedup?: number }>(
   rows: R[], key: (row: R) => string, ownHeaders: string[], ownCells: (row: R) => string[], cell: (row: R) => string,
+  extra: ExtraColumns<R> = { headers: [], cells: () => [] },
 ): string {
   const groups = new Map<string, Map<string, R>>();
   const series: string[] = [];
@@ -45,8 +52,9 @@ function comparisonTable<R extends { backend: string; threads: number; speedup?:
       return row ? cell(row) : 'skipped';
     }),
     ...native.map((s) => speedup(bySeries.get(s))),
+    ...extra.cells(bySeries),
   ]);
-  return formatTable([...ownHeaders, ...series, ...native.map((s) => `speedup ${s.split(' ')[1]}`)], body);
+  return formatTable([...ownHeaders, ...series, ...native.map((s) => `speedup ${s.split(' ')[1]}`), ...extra.headers], body);
 }
 
 function gemmTable(rows: GemmRow[]): string {
@@ -54,6 +62,20 @@ function gemmTable(rows: GemmRow[]): string {
     rows, (row) => row.name, ['shape', 'm', 'n', 'k', 'op'],
     (row) => [row.name, String(row.m), String(row.n), String(row.k), `${row.transA ? 'T' : 'N'}${row.transB ? 'T' : 'N'}`],
     (row) => spread(row.gflops, row.min, row.max, 2),
+  );
+}
+
+function convTable(rows: ConvRow[]): string {
+  return comparisonTable(
+    rows, (row) => `${row.layer} ${row.kernel}`, ['layer', 'kernel'], (row) => [row.layer, row.kernel],
+    (row) => spread(row.gflops, row.min, row.max, 2),
+    {
+      headers: ['% of peak 1T'],
+      cells: (bySeries) => {
+        const percent = bySeries.get('native 1T')?.percentOfPeak;
+        return [percent !== undefined ? `${percent.toFixed(0)}%` : '-'];
+      },
+    },
   );
 }
 
@@ -65,7 +87,7 @@ function trainTable(rows: TrainRow[]): string {
   );
 }
 
-/** The report as text: the machine, the GEMM table, the training table, the notes. */
+/** The report as text: the machine, the GEMM table, the convolution table, the training table, the notes. */
 export function formatReport(report: BenchReport): string {
   const scaled = report.train.some((row) => row.scaledFrom !== undefined);
   return [
@@ -75,6 +97,10 @@ export function formatReport(report: BenchReport): string {
     '',
     'GEMM, GFLOPS: median (min-max)',
     gemmTable(report.gemm),
+    '',
+    `Convolution, the reference net's layers at batch ${report.conv[0]?.n ?? '-'}, GFLOPS: median (min-max)` +
+      (report.fmaPeakGflops !== undefined ? `; FMA peak of one thread ${report.fmaPeakGflops.toFixed(1)} GFLOPS` : ''),
+    convTable(report.conv),
     '',
     'Training, seconds per epoch: median (min-max)',
     trainTable(report.train),

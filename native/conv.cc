@@ -942,7 +942,7 @@ void conv2dBackwardFilterReference(const ConvGeometry& g, const float* x, const 
   if (g.c != 0 && g.kh != 0 && g.kw != 0) scale(g.f * g.c * g.kh * g.kw, dWeight, beta);
   for (size_t o = 0; o < g.f; ++o) {
     DoubleSum sum;
-    for (size_t i = 0; i < g.n; ++i) {
+    for (size_t i = 0; i < (pixels == 0 ? 0 : g.n); ++i) {  // no pixels: n may be huge
       const float* dyo = dy + (i * g.f + o) * pixels;
       sum.add(pixels, [=](size_t p) { return static_cast<double>(dyo[p]); });
     }

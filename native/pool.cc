@@ -110,8 +110,10 @@ void maxPool2d(const PoolGeometry& g, const float* x, float* y, std::uint32_t* a
 IndexStatus maxPool2dBackward(const PoolGeometry& g, const float* dy, const std::uint32_t* argmax,
                               float* dx) {
   if (g.n == 0 || g.c == 0) return {};
-  const size_t planes = g.n * g.c, plane = g.h * g.w;
-  const size_t out = g.oh * g.ow;  // dy holds planes * out floats: no overflow once planes >= 1
+  const size_t plane = g.h * g.w, out = g.oh * g.ow;
+  // Nothing to zero and nothing to add: n*c may be huge. Otherwise dx or dy holds n*c planes.
+  if (plane == 0 && out == 0) return {};
+  const size_t planes = g.n * g.c;
   IndexStatus firstBad;  // the lowest bad position any block met
   std::mutex firstBadLock;
   parallel_ranges(planes, planesPerBlock(planes, planes * (plane + out)), 0, [&](size_t first, size_t last) {

@@ -663,6 +663,10 @@ std::string convHugeSizesWithEmptyPartners() {
   if (out[0] != 1.5f || out[1] != 0.5f || out[2] != 0.5f || out[3] != 0.5f) return "stride 2^52: y wrong";
   digitnet::conv2d({1, 1, 2, 2, 1, 2, 2, 1, far, far, 2, 2}, x, weight, bias, out);
   if (out[0] != 0.5f || out[3] != 0.5f) return "padding 2^52: y wrong";
+  // dy empty (oh = 0) beside n of 2^50: dBias is beta * dBias, found without walking the images.
+  float bias1[1] = {4};
+  digitnet::conv2dBackwardFilter({huge, 1, 0, 2, 1, 1, 1, 1, 0, 0, 0, huge}, x, x, out, bias1, 0.5f);
+  if (bias1[0] != 2) return "n = 2^50 beside oh = 0: dBias " + std::to_string(bias1[0]);
   float dW[4] = {9, 9, 9, 9}, dB[1] = {9};
   digitnet::conv2dBackwardFilter({1, 1, 2, 2, 1, 2, 2, 1, far, far, 2, 2}, x, x, dW, dB, 0.0f);
   if (dW[0] != 0 || dW[3] != 0 || dB[0] != 10) return "filter gradient with padding 2^52: dWeight not 0 or dBias not the sum of dy";
@@ -775,6 +779,11 @@ std::string maxPoolBackwardReportsLowestBadArgmax() {
     if (s.ok || s.position != 1000 || s.value != 0xffffffffu) {
       return "on " + std::to_string(threads) + " threads: status " + statusText(s) + ", want position 1000";
     }
+  }
+  // Empty planes on both sides beside n and c of 2^50: nothing to loop over.
+  const std::size_t huge = std::size_t{1} << 50;
+  if (!digitnet::maxPool2dBackward({huge, huge, 0, 5, 1, 1, 3, 0}, dy.data(), argmax.data(), nullptr).ok) {
+    return "n = c = 2^50 with no planes: not ok";
   }
   // No input (h*w = 0) and one output: its argmax cannot be valid.
   float dx[1] = {kUntouched};

@@ -33,13 +33,16 @@ constexpr std::array<OuterFixedFn, kMaxOuterRows> outerRowsOf(std::integer_seque
   return {Tile<R + 1, V>::run...};
 }
 
+// Inner tiles of every rows x cols up to a shape (cols at most kMaxInnerCols).
+constexpr size_t kMaxInnerCols = 6;
+
 template <template <int, int> class Tile, int Rows, int... C>
-constexpr std::array<InnerFixedFn, kMaxOuterRows> innerColsOf(std::integer_sequence<int, C...>) {
+constexpr std::array<InnerFixedFn, kMaxInnerCols> innerColsOf(std::integer_sequence<int, C...>) {
   return {Tile<Rows, C + 1>::run...};
 }
 
 template <template <int, int> class Tile, int Cols, int... R>
-constexpr std::array<std::array<InnerFixedFn, kMaxOuterRows>, sizeof...(R)> innerTable(std::integer_sequence<int, R...>) {
+constexpr std::array<std::array<InnerFixedFn, kMaxInnerCols>, sizeof...(R)> innerTable(std::integer_sequence<int, R...>) {
   return {innerColsOf<Tile, R + 1>(std::make_integer_sequence<int, Cols>())...};
 }
 

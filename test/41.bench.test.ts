@@ -35,6 +35,7 @@ describe('digitnet bench --quick --json', () => {
     gemm: Record<string, unknown>[];
     conv: Record<string, unknown>[];
     train: Record<string, unknown>[];
+    cnnEpoch: Record<string, unknown>[];
   };
 
   beforeAll(() => {
@@ -112,6 +113,24 @@ describe('digitnet bench --quick --json', () => {
 });
 
 describe('digitnet bench options', () => {
+  test("--only cnn-epoch times the reference CNN alone: TypeScript and native rows, the other sections empty", () => {
+    const run = digitnet('bench', '--quick', '--only', 'cnn-epoch', '--json');
+    expect(run.status).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect([report.gemm, report.conv, report.train]).toEqual([[], [], []]);
+    const rows = report.cnnEpoch as Record<string, unknown>[];
+    expect(rows.every((row) => row.network === '1x28x28-conv24k5-pool2-conv32k3-pool2-256-10' && row.batch === 256)).toBe(true);
+    expect(rows.filter((row) => row.backend === 'ts')).toHaveLength(1);
+    if (nativeAvailable()) expect(rows.filter((row) => row.backend === 'native').length).toBeGreaterThanOrEqual(1);
+    for (const row of rows) expect(row).toEqual(expect.objectContaining({ threads: positive, epochSeconds: positive, scaledFrom: positive }));
+  }, 120_000);
+
+  test('--only with an unknown section exits 1 naming the sections', () => {
+    const run = digitnet('bench', '--only', 'everything');
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/--only must be one of gemm, conv, train, cnn-epoch, got 'everything'/);
+  });
+
   test('--help prints the usage and exits 0', () => {
     const run = digitnet('bench', '--help');
     expect(run.status).toBe(0);

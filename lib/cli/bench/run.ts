@@ -16,7 +16,7 @@ import { gemmGflops } from './gemm';
 import { machineInfo, type MachineInfo } from './machine';
 import type { Stats, TimingPlan } from './measure';
 import { readGemmShapes, type GemmShape } from './shapes';
-import { BENCH_OPTIMIZER, CLASSES, epochSeconds, type EpochPlan } from './train';
+import { BENCH_OPTIMIZER, CLASSES, epochSeconds, REFERENCE_CNN, REFERENCE_CNN_NAME, referenceCnnEpochSeconds, type EpochPlan } from './train';
 
 /** One GEMM measurement; `gflops` is the median, `min`/`max` the spread. */
 export interface GemmRow extends GemmShape {
@@ -72,7 +72,13 @@ export interface BenchReport extends MachineInfo {
   gemm: GemmRow[];
   conv: ConvRow[];
   train: TrainRow[];
+  /** Seconds per epoch of the reference CNN (REFERENCE_CNN), the figure bench/torch-cnn.py compares with PyTorch. */
+  cnnEpoch: TrainRow[];
 }
+
+/** The parts of the benchmark, for `--only`. */
+export const BENCH_SECTIONS = ['gemm', 'conv', 'train', 'cnn-epoch'] as const;
+export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 /** The measurement effort of one mode (`--quick` or the full run). */
 interface Plan {
@@ -85,6 +91,9 @@ interface Plan {
   tsLargeGemm: TimingPlan | null;
   nativeEpochs: EpochPlan;
   tsEpochs: EpochPlan;
+  /** The reference CNN: about 60x the work of 784-128-10 per image. */
+  cnnNativeEpochs: EpochPlan;
+  cnnTsEpochs: EpochPlan;
 }
 
 /** A TypeScript GEMM above this many FLOPs per call takes about a second or more. */
@@ -98,6 +107,8 @@ const PLANS: Record<'quick' | 'full', Plan> = {
     tsLargeGemm: { warmupSeconds: 0, repeats: 3, minSampleSeconds: 0 },
     nativeEpochs: { warmupEpochs: 1, repeats: 5, images: Infinity },
     tsEpochs: { warmupEpochs: 1, repeats: 3, images: 6000 },
+    cnnNativeEpochs: { warmupEpochs: 1, repeats: 3, images: Infinity },
+    cnnTsEpochs: { warmupEpochs: 1, repeats: 2, images: 1536 },
   },
   quick: {
     gemm: { warmupSeconds: 0.02, repeats: 3, minSampleSeconds: 0.01 },
@@ -106,6 +117,8 @@ const PLANS: Record<'quick' | 'full', Plan> = {
     tsLargeGemm: null,
     nativeEpochs: { warmupEpochs: 1, repeats: 2, images: 10240 },
     tsEpochs: { warmupEpochs: 1, repeats: 2, images: 1024 },
+    cnnNativeEpochs: { warmupEpochs: 1, repeats: 1, images: 1024 },
+    cnnTsEpochs: { warmupEpochs: 0, repeats: 1, images: 256 },
   },
 };
 
@@ -122,8 +135,8 @@ interface Context {
   notes: string[];
 }
 
-/** Runs the benchmark; `progress` receives one line per measurement (for stderr). */
-export async function runBench(options: { quick: boolean; progress?: (line: string) => void }): Promise<BenchReport> {
+/** Runs the benchmark (or with `only` one section of it); `progress` receives one line per measurement (for stderr). */
+export async function runBench(options: { quick: boolean; only?: BenchSection; progress?: (line: string) => void }): Promise<BenchReport> {
   const plan = PLANS[options.quick ? 'quick' : 'full'];
   const machine = machineInfo();
   const shapes = readGemmShapes();
@@ -136,17 +149,26 @@ export async function runBench(options: { quick: boolean; progress?: (line: stri
     progress: options.progress ?? (() => undefined),
   };
   const threadsBefore = native?.getThreads();
+  const runs = (section: BenchSection) => options.only === undefined || options.only === section;
   try {
-    const gemm = shapes.flatMap((shape) => gemmRows(context, shape));
-    const fmaPeakGflops = native ? nativeBinding().fmaPeak(plan.peakSeconds) : undefined;
+    const gemm = runs('gemm') ? shapes.flatMap((shape) => gemmRows(context, shape)) : [];
+    const fmaPeakGflops = native && runs('conv') ? nativeBinding().fmaPeak(plan.peakSeconds) : undefined;
     if (fmaPeakGflops !== undefined) context.progress(`FMA peak of one thread: ${fmaPeakGflops.toFixed(1)} GFLOPS`);
-    const conv = REFERENCE_CONV_LAYERS.flatMap((shape) => CONV_KERNELS.flatMap((kernel) => convRows(context, shape, kernel, fmaPeakGflops)));
+    const conv = runs('conv') ? REFERENCE_CONV_LAYERS.flatMap((shape) => CONV_KERNELS.flatMap((kernel) => convRows(context, shape, kernel, fmaPeakGflops))) : [];
     const trainRows: TrainRow[] = [];
-    for (const hidden of NETWORKS) {
-      for (const batch of BATCHES) trainRows.push(...(await epochRows(context, train, hidden, batch)));
+    for (const hidden of runs('train') ? NETWORKS : []) {
+      const network = [shapeSize(train.shape), ...hidden, CLASSES].join('-');
+      for (const batch of BATCHES) {
+        const time = (backend: BackendName, epochs: EpochPlan) => epochSeconds(backend, train, hidden, batch, epochs);
+        trainRows.push(...(await epochRows(context, network, batch, train.count, { ts: plan.tsEpochs, native: plan.nativeEpochs }, time)));
+      }
     }
+    const cnnEpoch = runs('cnn-epoch')
+      ? await epochRows(context, REFERENCE_CNN_NAME, REFERENCE_CNN.batch, train.count, { ts: plan.cnnTsEpochs, native: plan.cnnNativeEpochs },
+        (backend, epochs) => referenceCnnEpochSeconds(backend, train, epochs))
+      : [];
     return {
-      ...machine, quick: options.quick, notes, ...(fmaPeakGflops !== undefined ? { fmaPeakGflops } : {}), gemm, conv, train: trainRows,
+      ...machine, quick: options.quick, notes, ...(fmaPeakGflops !== undefined ? { fmaPeakGflops } : {}), gemm, conv, train: trainRows, cnnEpoch,
     };
   } finally {
     if (native && threadsBefore !== undefined) native.setThreads(threadsBefore);
@@ -196,17 +218,18 @@ function convRows({ plan, native, threadCounts, progress }: Context, shape: Conv
   return rows;
 }
 
-/** One network at one batch size: TypeScript, then native at each thread count. */
-async function epochRows({ plan, native, threadCounts, progress }: Context, train: Dataset, hidden: number[], batch: number): Promise<TrainRow[]> {
-  const network = [shapeSize(train.shape), ...hidden, CLASSES].join('-');
-  const ts = trainRow(network, batch, 'ts', 1, plan.tsEpochs, train.count, await epochSeconds('ts', train, hidden, batch, plan.tsEpochs));
+/** One network at one batch size, timed by `time`: TypeScript, then native at each thread count. */
+async function epochRows(
+  { native, threadCounts, progress }: Context, network: string, batch: number, count: number,
+  plans: { ts: EpochPlan; native: EpochPlan }, time: (backend: BackendName, plan: EpochPlan) => Promise<Stats>,
+): Promise<TrainRow[]> {
+  const ts = trainRow(network, batch, 'ts', 1, plans.ts, count, await time('ts', plans.ts));
   const rows = [ts];
   progress(`train ${network} batch ${batch}: ts ${ts.epochSeconds.toFixed(3)} s/epoch`);
   if (!native) return rows;
   for (const threads of threadCounts) {
     native.setThreads(threads);
-    const stats = await epochSeconds('native', train, hidden, batch, plan.nativeEpochs);
-    const row = trainRow(network, batch, 'native', native.getThreads(), plan.nativeEpochs, train.count, stats);
+    const row = trainRow(network, batch, 'native', native.getThreads(), plans.native, count, await time('native', plans.native));
     row.speedup = ts.epochSeconds / row.epochSeconds;
     rows.push(row);
     progress(`train ${network} batch ${batch}: native ${row.threads}T ${row.epochSeconds.toFixed(3)} s/epoch`);
@@ -235,6 +258,10 @@ function workloadNotes(plan: Plan, count: number, threads: number, hasNative: bo
       "input-gradient writes dx, weight-gradient writes dWeight and dBias (beta = 0); % of peak = native 1 thread over one thread's FMA peak (fmaPeakGflops)",
     `the TypeScript backend is single-threaded: its rows are at 1 thread, and the speedups at ${threads} threads compare with that`,
   ];
+  notes.push(
+    `reference CNN (${REFERENCE_CNN_NAME}): batch ${REFERENCE_CNN.batch}, Adam (lr ${REFERENCE_CNN.optimizer.lr}), softmax + cross-entropy (mean), shuffled; ` +
+      `seconds per ${count}-image epoch; native epochs time the first ${Math.min(plan.cnnNativeEpochs.images, count)} images, TypeScript the first ${plan.cnnTsEpochs.images}, scaled up`,
+  );
   if (plan.tsEpochs.images < count) notes.push(`TypeScript epochs time the first ${plan.tsEpochs.images} images and scale up to ${count}`);
   if (plan.nativeEpochs.images < count) notes.push(`native epochs time the first ${plan.nativeEpochs.images} images and scale up to ${count}`);
   if (plan.tsLargeGemm) notes.push(`TypeScript GEMMs above ${LARGE_GEMM_FLOPS / 1e9} GFLOP per call: ${plan.tsLargeGemm.repeats} single-call samples`);

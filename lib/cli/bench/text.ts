@@ -87,25 +87,25 @@ function trainTable(rows: TrainRow[]): string {
   );
 }
 
-/** The report as text: the machine, the GEMM table, the convolution table, the training table, the notes. */
+/** The report as text: the machine, the tables of the sections that ran (GEMM, convolution, training, reference CNN), the notes. */
 export function formatReport(report: BenchReport): string {
-  const scaled = report.train.some((row) => row.scaledFrom !== undefined);
+  const scaled = [...report.train, ...report.cnnEpoch].some((row) => row.scaledFrom !== undefined);
+  const section = (rows: unknown[], title: string, table: () => string): string[] => (rows.length ? [title, table(), ''] : []);
   return [
     `digitnet bench${report.quick ? ' --quick' : ''}: ${report.cpu}${report.cpuMHz ? ` (${report.cpuMHz} MHz)` : ''}, ${report.threads} threads, node ${report.node}` +
       (report.gemmKernel ? `, native gemm kernel ${report.gemmKernel}` : ', native addon not available') +
       `, load average ${report.loadAverage} at start${report.loadAverage > report.threads / 2 ? ' (a busy machine: the figures are pessimistic)' : ''}`,
     '',
-    'GEMM, GFLOPS: median (min-max)',
-    gemmTable(report.gemm),
-    '',
-    `Convolution, the reference net's layers at batch ${report.conv[0]?.n ?? '-'}, GFLOPS: median (min-max)` +
-      (report.fmaPeakGflops !== undefined ? `; FMA peak of one thread ${report.fmaPeakGflops.toFixed(1)} GFLOPS` : ''),
-    convTable(report.conv),
-    '',
-    'Training, seconds per epoch: median (min-max)',
-    trainTable(report.train),
-    ...(scaled ? ['* timed on the first images of the set and scaled up to a full epoch (see notes)'] : []),
-    '',
+    ...section(report.gemm, 'GEMM, GFLOPS: median (min-max)', () => gemmTable(report.gemm)),
+    ...section(
+      report.conv,
+      `Convolution, the reference net's layers at batch ${report.conv[0]?.n ?? '-'}, GFLOPS: median (min-max)` +
+        (report.fmaPeakGflops !== undefined ? `; FMA peak of one thread ${report.fmaPeakGflops.toFixed(1)} GFLOPS` : ''),
+      () => convTable(report.conv),
+    ),
+    ...section(report.train, 'Training, seconds per epoch: median (min-max)', () => trainTable(report.train)),
+    ...section(report.cnnEpoch, 'The reference CNN, seconds per epoch: median (min-max)', () => trainTable(report.cnnEpoch)),
+    ...(scaled ? ['* timed on the first images of the set and scaled up to a full epoch (see notes)', ''] : []),
     'Notes:',
     ...report.notes.map((note) => `- ${note}`),
   ].join('\n');

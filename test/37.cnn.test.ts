@@ -141,7 +141,7 @@ describeBackends('a convolutional network on the %s backend', (backend) => {
   test('batch-norm refuses batches that would run in several passes, full batch included', async () => {
     const data = randomData(1100, [2, 7, 6], 3, 23);
     const net = Network.create(options);
-    const message = 'fit: layers[1] (batchnorm) normalizes with the statistics of the whole batch, which must fit one pass of at most 1024 samples; batches of 1100 are too many';
+    const message = 'fit: layers[1] (batchnorm) normalizes with the statistics of the whole batch, which must fit one pass of at most 1024 samples; batches of 1100 samples are too large';
     await expect(net.fit(data, { epochs: 1, batchSize: Infinity })).rejects.toThrow(message);
     await expect(net.fit(data, { epochs: 1, batchSize: 1024 + 76 })).rejects.toThrow(message);
     await expect(net.fit(data, { epochs: 1, batchSize: Infinity, limit: 1000 })).resolves.toMatchObject({ steps: 1 });

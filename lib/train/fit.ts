@@ -86,7 +86,7 @@ function checkWholeBatch(net: Network, batchRows: number): void {
   if (layer && batchRows > MAX_CHUNK_ROWS) {
     throw new RangeError(
       `fit: layers[${layer.index}] (${layer.config.type}) normalizes with the statistics of the whole batch, which must fit one pass ` +
-        `of at most ${MAX_CHUNK_ROWS} samples; batches of ${batchRows} are too many (use batchSize <= ${MAX_CHUNK_ROWS}; full-batch descent cannot train this network)`,
+        `of at most ${MAX_CHUNK_ROWS} samples; batches of ${batchRows} samples are too large (use batchSize <= ${MAX_CHUNK_ROWS}; full-batch descent cannot train this network)`,
     );
   }
 }

@@ -12,18 +12,10 @@ import { fromArrays } from '../lib/data/arrays';
 import { Dropout } from '../lib/layers/dropout';
 import { Network, type NetworkOptions } from '../lib/model/network';
 import { backendNames, describeBackends } from './backends';
+import { gradientFailures, randomData } from './network-gradients';
 import { differences, largestDifference } from './weights';
 
 const FIXTURES = join(__dirname, 'fixtures');
-
-/** Random float samples with labels, as a dataset of `shape`. */
-function randomData(count: number, shape: number[], classes: number, seed: number) {
-  const rng = new Random(seed);
-  const size = shape.reduce((a, b) => a * b, 1);
-  const x = Float32Array.from({ length: count * size }, () => rng.uniform());
-  const y = Uint8Array.from({ length: count }, () => Math.floor(rng.uniform() * classes));
-  return fromArrays(x, y, { shape });
-}
 
 const WITH_EVERY_LAYER: NetworkOptions = {
   input: [1, 6, 6],
@@ -154,26 +146,7 @@ describeBackends('dropout in a network [%s]', (backend) => {
     const net = Network.create({ input: 4, layers: [{ units: 6, activation: 'tanh' }, { type: 'dropout', rate: 0.4 }, { units: 3 }], seed: 5, backend });
     const order = Uint32Array.from({ length: 6 }, (_, i) => i);
     const pass = { training: true, noise: hash32(1, 2) };
-    const loss = () => {
-      const ws = net.loadBatch(data, order, 0, 6);
-      net.forward(6, ws.acts[0], pass);
-      return net.loss(6, 1);
-    };
-    loss();
-    net.backward(6, false);
-    const analytic = net.grads.slice();
-    const failures: string[] = [];
-    for (let i = 0; i < net.params.length; i++) {
-      const w = net.params[i];
-      const h = 1e-2;
-      net.params[i] = w + h;
-      const up = loss();
-      net.params[i] = w - h;
-      const down = loss();
-      net.params[i] = w;
-      const numeric = (up - down) / (2 * h);
-      if (Math.abs(numeric - analytic[i]) > 1e-3 + 1e-2 * Math.abs(numeric)) failures.push(`param ${i}: backward ${analytic[i]}, finite difference ${numeric}`);
-    }
+    const failures = gradientFailures(net, data, pass, 1e-2, 1e-3, 1e-2);
     expect(failures).toEqual([]);
     // The check went through a mask that dropped values: the dropout layer's output has zeros its input lacks.
     const ws = net.loadBatch(data, order, 0, 6);

@@ -7,21 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dataset } from '../lib/core/dataset';
-import { Random } from '../lib/core/random';
-import { fromArrays } from '../lib/data/arrays';
 import { loadMnist } from '../lib/data/mnist';
 import { Network, type NetworkOptions } from '../lib/model/network';
 import { describeBackends } from './backends';
+import { gradientFailures, randomData } from './network-gradients';
 import { differences } from './weights';
-
-/** Random float samples with labels, as a dataset of `shape`. */
-function randomData(count: number, shape: number[], classes: number, seed: number): Dataset {
-  const rng = new Random(seed);
-  const size = shape.reduce((a, b) => a * b, 1);
-  const x = Float32Array.from({ length: count * size }, () => rng.uniform());
-  const y = Uint8Array.from({ length: count }, () => Math.floor(rng.uniform() * classes));
-  return fromArrays(x, y, { shape });
-}
 
 describe('conv2d, maxpool2d and batchnorm configs', () => {
   test('output shapes follow PyTorch: valid, same (odd zero below and right), explicit padding, stride, floor pooling', () => {
@@ -92,31 +82,9 @@ describeBackends('a convolutional network on the %s backend', (backend) => {
   test('gradients of the summed loss match finite differences, through batch statistics', () => {
     const data = randomData(6, [2, 7, 6], 3, 21);
     const net = Network.create(options);
-    const order = Uint32Array.from({ length: 6 }, (_, i) => i);
-    const pass = { training: true, noise: 0 };
-    const loss = () => {
-      const ws = net.loadBatch(data, order, 0, 6);
-      net.forward(6, ws.acts[0], pass);
-      return net.loss(6, 1);
-    };
-    loss();
-    net.backward(6, false);
-    const analytic = net.grads.slice();
-    const failures: string[] = [];
-    const h = 1e-3;
-    for (let i = 0; i < net.params.length; i++) {
-      const w = net.params[i];
-      net.params[i] = w + h;
-      const up = loss();
-      net.params[i] = w - h;
-      const down = loss();
-      net.params[i] = w;
-      const numeric = (up - down) / (2 * h);
-      if (Math.abs(numeric - analytic[i]) > 2e-3 + 2e-2 * Math.abs(numeric)) failures.push(`param ${i}: backward ${analytic[i]}, finite difference ${numeric}`);
-    }
-    // A handful may straddle a kink of a max or leaky-relu; a wrong gradient fails by the dozen.
+    const failures = gradientFailures(net, data, { training: true, noise: 0 }, 1e-3, 2e-3, 2e-2);
     expect(failures.slice(0, 20)).toEqual([]);
-    expect(analytic.some((g) => Math.abs(g) > 1e-3)).toBe(true);
+    expect(net.grads.some((g) => Math.abs(g) > 1e-3)).toBe(true);
   });
 
   test('a resumed run ends on the same weights and running statistics, bit for bit', async () => {

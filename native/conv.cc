@@ -27,6 +27,7 @@
 #include <memory>
 #include <new>
 
+#include "aligned_buffer.h"
 #include "conv_tiles.h"
 #include "double_sum.h"
 #include "parallel.h"
@@ -238,32 +239,9 @@ bool readsNothing(const ConvGeometry& g) {
 
 // ---- scratch -------------------------------------------------------------------------------
 
-constexpr std::align_val_t kScratchAlign{64};
-
-struct AlignedDeleter {
-  void operator()(float* p) const { ::operator delete(p, kScratchAlign); }
-};
-
-// A 64-byte aligned float buffer that only grows, one per thread, reused across calls. Its size is
-// bounded by kColumnFloats (and by the filter count, for the filter gradient's dy rows), or by
-// kPitchFloats in the pitch layout.
-class Scratch {
- public:
-  // Room for `count` floats, or nullptr when the allocation fails.
-  float* reserve(size_t count) {
-    if (count <= capacity_) return data_.get();
-    data_.reset();  // free the old buffer first: the peak is one buffer, not two
-    data_.reset(static_cast<float*>(::operator new(count * sizeof(float), kScratchAlign, std::nothrow)));
-    capacity_ = data_ ? count : 0;
-    return data_.get();
-  }
-
- private:
-  std::unique_ptr<float, AlignedDeleter> data_;
-  size_t capacity_ = 0;
-};
-
-thread_local Scratch t_scratch;
+// One per thread, reused across calls. Its size is bounded by kColumnFloats (and by the filter
+// count, for the filter gradient's dy rows), or by kPitchFloats in the pitch layout.
+thread_local AlignedBuffer t_scratch;
 
 // A buffer for one call, or nullptr when it cannot be allocated.
 std::unique_ptr<float[]> tryAllocate(size_t count) {

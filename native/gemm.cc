@@ -23,10 +23,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <mutex>
-#include <new>
 
+#include "aligned_buffer.h"
 #include "gemm_kernels.h"
 #include "parallel.h"
 #include "to_float.h"
@@ -153,34 +152,10 @@ void packB(const GemmIsa& uk, const Problem& pr, size_t p0, size_t kc, size_t j0
 
 // ---- packing buffers -------------------------------------------------------------------------
 
-// Packed panels are 64-byte aligned (a cache line; an AVX-512 vector). C++17's aligned new is
-// the portable way to get that: std::aligned_alloc is missing from MSVC's library.
-constexpr std::align_val_t kPackAlign{64};
-
-struct AlignedDeleter {
-  void operator()(float* p) const { ::operator delete(p, kPackAlign); }
-};
-
-// A 64-byte aligned float buffer that only grows; one per thread and operand, reused across
-// calls. Its size is bounded by the block sizes (mc x kc, kc x nc), never by the matrices.
-class PackBuffer {
- public:
-  // Room for `count` floats, or nullptr when the allocation fails.
-  float* reserve(size_t count) {
-    if (count <= capacity_) return data_.get();
-    data_.reset();  // free the old buffer first: the peak is one buffer, not two
-    data_.reset(static_cast<float*>(::operator new(count * sizeof(float), kPackAlign, std::nothrow)));
-    capacity_ = data_ ? count : 0;
-    return data_.get();
-  }
-
- private:
-  std::unique_ptr<float, AlignedDeleter> data_;
-  size_t capacity_ = 0;
-};
-
-thread_local PackBuffer t_packA;
-thread_local PackBuffer t_packB;
+// Packed panels: one buffer per thread and operand, bounded by the block sizes (mc x kc,
+// kc x nc), never by the matrices.
+thread_local AlignedBuffer t_packA;
+thread_local AlignedBuffer t_packB;
 
 // ---- the driver ------------------------------------------------------------------------------
 

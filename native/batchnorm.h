@@ -2,8 +2,9 @@
 // backward, as plain functions over pointers and sizes. x, y, dy, dx are (n,c,s): channel j's
 // values are x[i,j,k] for i < n, k < s (s = h*w after a convolution, 1 after a dense layer);
 // weight, bias, runningMean, runningVar, dWeight, dBias are (c); saved is (2c): the batch's mean
-// (saved[j]) and 1/sqrt(var + eps) (saved[c + j]). Statistics and sums are in double, per
-// channel in one order, so the thread count never changes a result.
+// (saved[j]) and 1/sqrt(var + eps) (saved[c + j]). Sums add each image's row in float lanes and
+// the rows in double, per channel in one order, so the thread count never changes a result;
+// outputs are computed in float, as PyTorch's are.
 //
 // The caller (addon.cc) has checked every buffer's length. A size may be huge where a partner
 // size is 0: the kernels look at the factors and do nothing for an empty output.

@@ -6,12 +6,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ACTIVATIONS, type ActivationName } from '../lib/backend/contract';
 import type { Dataset } from '../lib/core/dataset';
 import { loadMnist } from '../lib/data/mnist';
+import type { Layer } from '../lib/layers/layer';
+import type { LayerSpec } from '../lib/layers/registry';
 import { Network, type NetworkOptions } from '../lib/model/network';
 import { describeBackends } from './backends';
 import { gradientFailures, randomData } from './network-gradients';
-import { differences } from './weights';
+import { differences, largestDifference } from './weights';
 
 describe('conv2d, maxpool2d and batchnorm configs', () => {
   test('output shapes follow PyTorch: valid, same (odd zero below and right), explicit padding, stride, floor pooling', () => {
@@ -113,6 +116,74 @@ describeBackends('a convolutional network on the %s backend', (backend) => {
     await expect(net.fit(data, { epochs: 1, batchSize: Infinity })).rejects.toThrow(message);
     await expect(net.fit(data, { epochs: 1, batchSize: 1024 + 76 })).rejects.toThrow(message);
     await expect(net.fit(data, { epochs: 1, batchSize: Infinity, limit: 1000 })).resolves.toMatchObject({ steps: 1 });
+  });
+});
+
+describeBackends('a conv2d and the maxpool2d after it run as one step [%s]', (backend) => {
+  // The second conv's output is 8 x 64 x 64 = 32768 values a sample, so its groups are of 8: a
+  // batch of 20 runs as 8 + 8 + 4.
+  const layersWith = (activation: ActivationName): LayerSpec[] => [
+    { type: 'conv2d', filters: 4, kernel: 3, padding: 'same', activation },
+    { type: 'conv2d', filters: 8, kernel: 3, activation },
+    { type: 'maxpool2d', size: 2 },
+    { units: 3 },
+  ];
+
+  test.each(ACTIVATIONS)('%s: the same outputs and gradients as the two layers run one after the other over the whole batch', (activation) => {
+    const rows = 20;
+    const data = randomData(rows, [1, 66, 66], 3, 31);
+    const net = Network.create({ input: [1, 66, 66], seed: 5, backend, layers: layersWith(activation) });
+    expect((net as unknown as { fused: unknown[] }).fused.map(Boolean)).toEqual([false, true, false, false]);
+    const order = Uint32Array.from({ length: rows }, (_, i) => i);
+    const ws = net.loadBatch(data, order, 0, rows);
+    net.forward(rows, ws.acts[0], { training: true, noise: 0 });
+    const pooled = ws.acts[3].slice(0, rows * 8 * 32 * 32);
+    net.loss(rows, 1);
+    const dPooled = ws.grad[0].slice(0, rows * 3);
+    net.backward(rows, false);
+    const fusedGrads = net.grads.slice();
+
+    // The layers one by one, every output whole.
+    const [first, conv, pool, dense] = net.layers;
+    const b = net.backend;
+    const sizeOf = (layer: Layer) => rows * layer.outputShape.reduce((p, q) => p * q, 1);
+    const a1 = new Float32Array(sizeOf(first));
+    const a2 = new Float32Array(sizeOf(conv));
+    const a3 = new Float32Array(sizeOf(pool));
+    const a4 = new Float32Array(sizeOf(dense));
+    const argmax = new Float32Array(pool.scratchSize(rows));
+    const none = new Float32Array(0);
+    first.forward(b, rows, ws.acts[0], a1, none, { training: true, noise: 0 });
+    conv.forward(b, rows, a1, a2, none, { training: true, noise: 0 });
+    pool.forward(b, rows, a2, a3, argmax, { training: true, noise: 0 });
+    expect(differences(a3, pooled)).toEqual({ count: 0, first: -1 });
+    dense.forward(b, rows, a3, a4, none, { training: true, noise: 0 });
+    const g3 = new Float32Array(a3.length);
+    const g2 = new Float32Array(a2.length);
+    const g1 = new Float32Array(a1.length);
+    dense.backward(b, rows, a3, a4, dPooled.slice(), g3, none, false);
+    pool.backward(b, rows, a2, a3, g3, g2, argmax, false);
+    conv.backward(b, rows, a1, a2, g2, g1, none, false);
+    first.backward(b, rows, ws.acts[0], a1, g1, null, none, false);
+    // The groups' weight gradients add up in another order: the same sums, to rounding.
+    const scale = fusedGrads.reduce((most, g) => Math.max(most, Math.abs(g)), 0);
+    expect(scale).toBeGreaterThan(1e-3);
+    expect(largestDifference(net.grads, fusedGrads)).toBeLessThan(1e-5 * scale);
+  });
+
+  test('gradients of the summed loss through two such steps match finite differences', () => {
+    const data = randomData(6, [2, 9, 8], 3, 32);
+    const layers: LayerSpec[] = [
+      { type: 'conv2d', filters: 3, kernel: 3, padding: 1, activation: 'leaky-relu' },
+      { type: 'maxpool2d', size: 2 },
+      { type: 'conv2d', filters: 4, kernel: 2, activation: 'tanh' },
+      { type: 'maxpool2d', size: 2, stride: 1 },
+      { units: 3 },
+    ];
+    const net = Network.create({ input: [2, 9, 8], seed: 6, backend, layers });
+    expect((net as unknown as { fused: unknown[] }).fused.map(Boolean)).toEqual([true, false, true, false, false]);
+    const failures = gradientFailures(net, data, { training: true, noise: 0 }, 1e-3, 2e-3, 2e-2);
+    expect(failures.slice(0, 20)).toEqual([]);
   });
 });
 

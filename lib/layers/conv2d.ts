@@ -130,9 +130,8 @@ export class Conv2d implements Layer {
   }
 
   forward(backend: Backend, rows: number, x: Float32Array, y: Float32Array): void {
-    backend.conv2d(rows, ...this.geometry, x, this.weight, this.bias, y);
-    const { activation, slope } = this.config;
-    if (activation !== 'identity') backend.activation(activation, rows * this.outputSize, y, y, slope, 1);
+    this.convolve(backend, rows, x, y);
+    this.activate(backend, rows * this.outputSize, y);
   }
 
   // dy becomes the gradient at the pre-activation, in place.
@@ -140,13 +139,35 @@ export class Conv2d implements Layer {
     backend: Backend, rows: number, x: Float32Array, y: Float32Array, dy: Float32Array,
     dx: Float32Array | null, _scratch: Float32Array, accumulate: boolean,
   ): void {
-    const { activation, slope } = this.config;
-    if (activation !== 'identity') backend.activationGrad(activation, rows * this.outputSize, y, dy, dy, slope, 1);
-    backend.conv2dBackwardFilter(rows, ...this.geometry, x, dy, this.dWeight, this.dBias, accumulate ? 1 : 0);
-    if (dx) backend.conv2dBackwardData(rows, ...this.geometry, dy, this.weight, dx);
+    this.activationGradient(backend, rows * this.outputSize, y, dy);
+    this.backwardLinear(backend, rows, x, dy, dx, accumulate);
   }
 
-  private get outputSize(): number {
+  /** z = conv(x, W) + b for `rows` samples: the output before the activation. */
+  convolve(backend: Backend, rows: number, x: Float32Array, z: Float32Array): void {
+    backend.conv2d(rows, ...this.geometry, x, this.weight, this.bias, z);
+  }
+
+  /** y = h(y) in place over `count` values. Every activation is non-decreasing, so it commutes with max pooling. */
+  activate(backend: Backend, count: number, y: Float32Array): void {
+    const { activation, slope } = this.config;
+    if (activation !== 'identity') backend.activation(activation, count, y, y, slope, 1);
+  }
+
+  /** dy = dy * h'(y) in place over `count` values, from the activation's outputs y. */
+  activationGradient(backend: Backend, count: number, y: Float32Array, dy: Float32Array): void {
+    const { activation, slope } = this.config;
+    if (activation !== 'identity') backend.activationGrad(activation, count, y, dy, dy, slope, 1);
+  }
+
+  /** From dz, the gradient at the pre-activation: writes (or adds) the weight and bias gradients and, when given, dx. */
+  backwardLinear(backend: Backend, rows: number, x: Float32Array, dz: Float32Array, dx: Float32Array | null, accumulate: boolean): void {
+    backend.conv2dBackwardFilter(rows, ...this.geometry, x, dz, this.dWeight, this.dBias, accumulate ? 1 : 0);
+    if (dx) backend.conv2dBackwardData(rows, ...this.geometry, dz, this.weight, dx);
+  }
+
+  /** Values of one sample's output. */
+  get outputSize(): number {
     const [f, oh, ow] = this.outputShape;
     return f * oh * ow;
   }

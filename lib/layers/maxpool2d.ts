@@ -37,7 +37,8 @@ export class MaxPool2d implements Layer {
   readonly params = [];
   readonly buffers = [];
   readonly outputShape: Shape;
-  private readonly outputSize: number;
+  /** Values of one sample's output. */
+  readonly outputSize: number;
 
   /** A maxpool2d layer at position `index` taking samples of `inputShape` ([c, h, w]). */
   constructor(

@@ -10,6 +10,7 @@ import type { Dense } from '../layers/dense';
 import type { Layer, Pass, TensorSpec } from '../layers/layer';
 import { buildLayers, type LayerConfig, type LayerSpec, type NetworkConfig } from '../layers/registry';
 import type { FitOptions, History } from '../train/types';
+import { ConvPool } from './conv-pool';
 import { architectureName, summaryTable, tensorValues } from './summary';
 
 /** Rows per forward/backward pass: larger batches run in chunks of this size, gradients summed. */
@@ -48,11 +49,11 @@ export interface Prediction {
 /** Per-chunk buffers, sized for `rows` samples and reused across batches. */
 export interface Workspace {
   rows: number;
-  /** acts[0] is the input, acts[i + 1] the output of layer i. */
+  /** acts[0] is the input, acts[i + 1] the output of layer i (empty for a conv2d that runs with its maxpool2d: see ConvPool). */
   acts: Float32Array[];
   /** Two gradient buffers used alternately while walking back through the layers. */
   grad: [Float32Array, Float32Array];
-  /** scratch[i] is layer i's state between its forward and backward pass. */
+  /** scratch[i] is layer i's state between its forward and backward pass (a ConvPool's group buffer for its conv2d). */
   scratch: Float32Array[];
   labels: Uint8Array | Uint16Array;
 }
@@ -85,6 +86,8 @@ export class Network {
    */
   weightsMoving = false;
   private readonly views: LayerViews[];
+  /** fused[i]: the conv2d at i and the maxpool2d at i + 1, which run as one step. */
+  private readonly fused: (ConvPool | undefined)[];
   private workspace: Workspace | null = null;
 
   private constructor(
@@ -115,6 +118,7 @@ export class Network {
       layer.bind(params, grads, buffers);
       return { params, buffers };
     });
+    this.fused = layers.map((_, i) => ConvPool.at(layers, i));
   }
 
   /** A new network with freshly initialised weights (same seed, same weights on every backend). */
@@ -318,7 +322,16 @@ export class Network {
   /** Forward pass of `rows` samples from x (inference unless `pass` says training); the logits land in the workspace. */
   forward(rows: number, x: Float32Array, pass: Pass = INFERENCE): void {
     const ws = this.ensureWorkspace(rows);
-    this.layers.forEach((layer, i) => layer.forward(this.backend, rows, i === 0 ? x : ws.acts[i], ws.acts[i + 1], ws.scratch[i], pass));
+    for (let i = 0; i < this.layers.length; i++) {
+      const input = i === 0 ? x : ws.acts[i];
+      const pair = this.fused[i];
+      if (pair) {
+        pair.forward(this.backend, rows, input, ws.acts[i + 2], ws.scratch[i + 1], ws.scratch[i]);
+        i++;
+      } else {
+        this.layers[i].forward(this.backend, rows, input, ws.acts[i + 1], ws.scratch[i], pass);
+      }
+    }
   }
 
   /** The output layer's values (logits, before softmax) of the last forward pass's `rows` samples: a view, valid until the next pass. */
@@ -343,7 +356,13 @@ export class Network {
     const ws = this.ensureWorkspace(rows);
     let [dy, dx] = ws.grad;
     for (let i = this.layers.length - 1; i >= 0; i--) {
-      this.layers[i].backward(this.backend, rows, ws.acts[i], ws.acts[i + 1], dy, i > 0 ? dx : null, ws.scratch[i], accumulate);
+      const pair = this.fused[i - 1];
+      if (pair) {
+        i--;
+        pair.backward(this.backend, rows, ws.acts[i], ws.acts[i + 2], dy, i > 0 ? dx : null, ws.scratch[i + 1], ws.scratch[i], accumulate);
+      } else {
+        this.layers[i].backward(this.backend, rows, ws.acts[i], ws.acts[i + 1], dy, i > 0 ? dx : null, ws.scratch[i], accumulate);
+      }
       [dy, dx] = [dx, dy];
     }
   }
@@ -355,13 +374,14 @@ export class Network {
 
   private ensureWorkspace(rows: number): Workspace {
     if (this.workspace && this.workspace.rows >= rows) return this.workspace;
-    const sizes = this.layers.map((layer) => shapeSize(layer.outputShape));
+    // A fused conv2d's output exists only a group at a time, in its scratch.
+    const sizes = this.layers.map((layer, i) => (this.fused[i] ? 0 : shapeSize(layer.outputShape)));
     const widest = Math.max(...sizes);
     this.workspace = {
       rows,
       acts: [this.inputSize, ...sizes].map((size) => new Float32Array(rows * size)),
       grad: [new Float32Array(rows * widest), new Float32Array(rows * widest)],
-      scratch: this.layers.map((layer) => new Float32Array(layer.scratchSize(rows))),
+      scratch: this.layers.map((layer, i) => new Float32Array(this.fused[i]?.bufferSize(rows) ?? layer.scratchSize(rows))),
       labels: labelArray(this.classes, rows),
     };
     return this.workspace;

@@ -120,8 +120,8 @@ describeBackends('a convolutional network on the %s backend', (backend) => {
 });
 
 describeBackends('a conv2d and the maxpool2d after it run as one step [%s]', (backend) => {
-  // The second conv's output is 8 x 64 x 64 = 32768 values a sample, so its groups are of 8: a
-  // batch of 20 runs as 8 + 8 + 4.
+  // The second conv's output is 8 x 64 x 64 = 32768 values a sample, so its groups hold at most
+  // 8: a batch of 20 runs as 7 + 7 + 6.
   const layersWith = (activation: ActivationName): LayerSpec[] => [
     { type: 'conv2d', filters: 4, kernel: 3, padding: 'same', activation },
     { type: 'conv2d', filters: 8, kernel: 3, activation },

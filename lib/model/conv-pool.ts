@@ -18,7 +18,7 @@ const GROUP_FLOATS = 1 << 18;
  * winners (ties that h makes, such as ReLU's zeros) h' is 0 at both, and so is the gradient.
  */
 export class ConvPool {
-  /** Samples per group. */
+  /** The most samples per group. */
   readonly group: number;
   private readonly inputSize: number;
 
@@ -70,7 +70,10 @@ export class ConvPool {
     });
   }
 
+  // Groups of equal size (a batch of 32 with groups of up to 28 runs as 16 + 16, not 28 + 4: the
+  // kernels split a group's samples over the threads).
   private eachGroup(rows: number, fn: (first: number, count: number) => void): void {
-    for (let first = 0; first < rows; first += this.group) fn(first, Math.min(this.group, rows - first));
+    const size = Math.ceil(rows / Math.ceil(rows / this.group));
+    for (let first = 0; first < rows; first += size) fn(first, Math.min(size, rows - first));
   }
 }

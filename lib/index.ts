@@ -27,3 +27,6 @@ export { Random } from './core/random';
 export { IdxError, MnistError, ModelFileError, AtomicWriteError } from './core/errors';
 export { NativeUnavailableError } from './backend/native-missing';
 export { ConfigurationError } from './backend/environment';
+export { ImageError } from './core/errors';
+export { decodeImage, readImage, MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS } from './image/decode';
+export type { PixelImage, RgbaImage } from './image/pixels';

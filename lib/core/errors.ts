@@ -47,3 +47,19 @@ export class AtomicWriteError extends Error {
     this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
   }
 }
+
+/**
+ * An image that cannot be used: a file that is not PNG or JPEG, is truncated or corrupt, or claims
+ * dimensions past the decoder's limit; raw pixels whose sizes do not add up; an image with no ink.
+ * `source` is the file (or what the caller named the pixels), `problem` what is wrong.
+ */
+export class ImageError extends Error {
+  override name = 'ImageError';
+  constructor(
+    readonly source: string,
+    readonly problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${source}: ${problem}`, options);
+  }
+}

@@ -8,6 +8,12 @@
 #include "parallel.h"
 #include "read_once.h"
 
+// SSE2 is part of x86-64 itself: every x86-64 CPU runs it, no dispatch needed.
+#if defined(__x86_64__) || defined(_M_X64)
+#define DIGITNET_POOL_SSE2 1
+#include <emmintrin.h>
+#endif
+
 namespace digitnet {
 namespace {
 
@@ -55,6 +61,40 @@ void poolPlane(const PoolGeometry& g, const float* xp, float* yp, std::uint32_t*
   }
 }
 
+#if defined(DIGITNET_POOL_SSE2)
+// 2 x 2 windows side by side, four outputs at a time: the columns of two input rows split into
+// even and odd ones, and the four candidates taken in window order with the rule of windowMax.
+// The compiler's own vectorization of the loop below gathers the strided columns one by one and
+// runs at a third of this speed. Returns the first output column it left undone.
+size_t poolRowPair2(const float* row, size_t w, std::uint32_t base, size_t columns, float* yRow, std::uint32_t* aRow) {
+  const __m128i eight = _mm_set1_epi32(8);
+  const __m128i step[4] = {_mm_set1_epi32(0), _mm_set1_epi32(1), _mm_set1_epi32(static_cast<int>(w)),
+                           _mm_set1_epi32(static_cast<int>(w + 1))};
+  __m128i evens = _mm_add_epi32(_mm_set1_epi32(static_cast<int>(base)), _mm_setr_epi32(0, 2, 4, 6));
+  size_t ox = 0;
+  for (; ox + 4 <= columns; ox += 4, evens = _mm_add_epi32(evens, eight)) {
+    const float* top = row + 2 * ox;
+    const float* bottom = top + w;
+    const __m128 t0 = _mm_loadu_ps(top), t1 = _mm_loadu_ps(top + 4);
+    const __m128 b0 = _mm_loadu_ps(bottom), b1 = _mm_loadu_ps(bottom + 4);
+    const __m128 candidates[4] = {_mm_shuffle_ps(t0, t1, _MM_SHUFFLE(2, 0, 2, 0)), _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 1, 3, 1)),
+                                  _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1))};
+    __m128 best = candidates[0];
+    __m128i at = evens;
+    for (int k = 1; k < 4; ++k) {
+      const __m128 v = candidates[k];
+      const __m128 wins = _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_and_ps(_mm_cmpunord_ps(v, v), _mm_cmpord_ps(best, best)));
+      const __m128i mask = _mm_castps_si128(wins);
+      best = _mm_or_ps(_mm_and_ps(wins, v), _mm_andnot_ps(wins, best));
+      at = _mm_or_si128(_mm_and_si128(mask, _mm_add_epi32(evens, step[k])), _mm_andnot_si128(mask, at));
+    }
+    _mm_storeu_ps(yRow + ox, best);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(aRow + ox), at);
+  }
+  return ox;
+}
+#endif
+
 // Side-by-side S x S windows (size = stride = S, the common case): the rows of whole windows with
 // the window's shape known at compile time, a loop over the output columns GCC vectorizes (10x
 // the general loop's speed on 2 x 2); what the input's edge cuts goes to the general loop.
@@ -66,7 +106,11 @@ void poolPlaneTiled(const PoolGeometry& g, const float* xp, float* yp, std::uint
     const std::uint32_t base = static_cast<std::uint32_t>(oy * S * g.w);  // < h*w, which fits
     float* yRow = yp + oy * g.ow;
     std::uint32_t* aRow = ap + oy * g.ow;
-    for (size_t ox = 0; ox < wholeCols; ++ox) {
+    size_t ox = 0;
+#if defined(DIGITNET_POOL_SSE2)
+    if (S == 2) ox = poolRowPair2(row, g.w, base, wholeCols, yRow, aRow);
+#endif
+    for (; ox < wholeCols; ++ox) {
       float best = row[S * ox];
       std::uint32_t at = base + static_cast<std::uint32_t>(S * ox);
       for (size_t iy = 0; iy < S; ++iy) {

@@ -171,6 +171,28 @@ const POOL_CASES: [string, PoolCase][] = [
   ['1x1, stride 1 (a copy)', pool(1, 3, 5, 4, 1, 1)],
 ];
 
+// The rule tests' planes repeated `times` side by side, so that rows hold 8 and more windows: the
+// native kernel runs 2x2 windows four at a time, and the rest of a row one at a time.
+
+/** `times` copies of a rows x width plane side by side: rows x (width * times). */
+function sideBySide(x: Float32Array, rows: number, width: number, times: number): Float32Array {
+  const out = new Float32Array(rows * width * times);
+  for (let r = 0; r < rows; r++) {
+    for (let t = 0; t < times; t++) out.set(x.subarray(r * width, (r + 1) * width), (r * times + t) * width);
+  }
+  return out;
+}
+
+/** One plane's pooled row of outputs, repeated `times` (the inputs hold one row of windows). */
+function sideBySideOutputs(outputs: number[], times: number): number[] {
+  return Array.from({ length: times }, () => outputs).flat();
+}
+
+/** One plane's argmax positions (in a rows x width plane), as positions in `sideBySide`'s wider plane. */
+function sideBySideArgmax(argmax: number[], rows: number, width: number, times: number): number[] {
+  return Array.from({ length: times }, (_, t) => argmax.map((at) => Math.floor(at / width) * width * times + t * width + (at % width))).flat();
+}
+
 /** Runs maxPool2d; returns y and argmax, with guards past their ends that must stay. */
 function runPool(B: Backend, p: PoolCase, x: Float32Array): { y: Float32Array; argmax: Uint32Array } {
   const len = p.n * p.c * p.oh * p.ow;
@@ -207,9 +229,9 @@ describeEachBackend('maxPool2d and maxPool2dBackward', (B) => {
       1, 5, 0, 3,
       5, 2, 3, 3,
     ]);
-    const { y, argmax } = runPool(B, pool(1, 1, 2, 4, 2, 2), x);
-    expect(Array.from(y)).toEqual([5, 3]);
-    expect(Array.from(argmax)).toEqual([1, 3]);
+    const { y, argmax } = runPool(B, pool(1, 1, 2, 4 * 5, 2, 2), sideBySide(x, 2, 4, 5));
+    expect(Array.from(y)).toEqual(sideBySideOutputs([5, 3], 5));
+    expect(Array.from(argmax)).toEqual(sideBySideArgmax([1, 3], 2, 4, 5));
     const flat = runPool(B, pool(1, 1, 3, 3, 3, 1), new Float32Array(9).fill(-2));
     expect(Array.from(flat.argmax)).toEqual([0]);
   });
@@ -219,9 +241,9 @@ describeEachBackend('maxPool2d and maxPool2dBackward', (B) => {
       9, NaN, 1, 2, Infinity, 0,
       NaN, 3, NaN, NaN, 4, NaN,
     ]);
-    const { y, argmax } = runPool(B, pool(1, 1, 2, 6, 2, 2), x);
-    expectSame(y, [NaN, NaN, NaN]);
-    expect(Array.from(argmax)).toEqual([1, 8, 11]);
+    const { y, argmax } = runPool(B, pool(1, 1, 2, 6 * 3, 2, 2), sideBySide(x, 2, 6, 3));
+    expectSame(y, sideBySideOutputs([NaN, NaN, NaN], 3));
+    expect(Array.from(argmax)).toEqual(sideBySideArgmax([1, 8, 11], 2, 6, 3));
   });
 
   test('infinities compare as numbers: -Infinity everywhere keeps the first, +Infinity wins', () => {
@@ -229,9 +251,9 @@ describeEachBackend('maxPool2d and maxPool2dBackward', (B) => {
       -Infinity, -Infinity, 1, 3e38,
       -Infinity, -Infinity, Infinity, -0,
     ]);
-    const { y, argmax } = runPool(B, pool(1, 1, 2, 4, 2, 2), x);
-    expect(Array.from(y)).toEqual([-Infinity, Infinity]);
-    expect(Array.from(argmax)).toEqual([0, 6]);
+    const { y, argmax } = runPool(B, pool(1, 1, 2, 4 * 5, 2, 2), sideBySide(x, 2, 4, 5));
+    expect(Array.from(y)).toEqual(sideBySideOutputs([-Infinity, Infinity], 5));
+    expect(Array.from(argmax)).toEqual(sideBySideArgmax([0, 6], 2, 4, 5));
   });
 
   test('an argmax value of h * w or more is a RangeError naming its position', () => {

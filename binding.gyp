@@ -18,7 +18,9 @@
       # picks its AVX2 / AVX-512 micro-kernels at run time. -fno-trapping-math: no kernel enables
       # floating-point traps, and without it GCC keeps every float select a branch (max-pooling's
       # comparisons ran 3x slower); it changes no result.
-      "cflags": ["-O3", "-Wall", "-Wextra", "-fvisibility=hidden", "-fno-trapping-math"],
+      # -ffp-contract=off: no multiply-add is fused into an FMA, so that the kernels that promise
+      # the TypeScript backend's bits (augment) round every product and sum as it does.
+      "cflags": ["-O3", "-Wall", "-Wextra", "-fvisibility=hidden", "-fno-trapping-math", "-ffp-contract=off"],
       "cflags_cc": ["-std=c++17", "-fno-exceptions"],
       "cflags!": ["-O2"],
       "cflags_cc!": ["-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
@@ -27,7 +29,7 @@
         "GCC_ENABLE_CPP_EXCEPTIONS": "NO",
         "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
         "GCC_OPTIMIZATION_LEVEL": "3",
-        "OTHER_CFLAGS": ["-Wall", "-Wextra", "-fno-trapping-math"]
+        "OTHER_CFLAGS": ["-Wall", "-Wextra", "-fno-trapping-math", "-ffp-contract=off"]
       },
       "msvs_settings": {
         "VCCLCompilerTool": {

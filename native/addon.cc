@@ -15,6 +15,7 @@
 #include <string>
 #include <variant>
 
+#include "augment.h"
 #include "batchnorm.h"
 #include "conv.h"
 #include "fma_peak.h"
@@ -708,6 +709,42 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   return Napi::Value();
 }
 
+// ---- augmentation ----------------------------------------------------------------------------
+
+// augment(n, c, h, w, x, y, transforms, key, alpha, blur)
+Napi::Value Augment(const Napi::CallbackInfo& info) {
+  Args in(info, "augment");
+  const double n = in.integer(0, "n", 0);
+  const double c = in.integer(1, "c", 0);
+  const double h = in.integer(2, "h", 0);
+  const double w = in.integer(3, "w", 0);
+  const double values = elementCount(n, c, h, w);
+  const View<float> x = in.f32(4, "x");
+  in.length("x", x, values);
+  const View<float> y = in.f32(5, "y");
+  in.length("y", y, values);
+  const View<float> transforms = in.f32(6, "transforms");
+  in.length("transforms", transforms, 6 * n);
+  const double key = in.integer(7, "key", 0, 4294967295.0);
+  const double alpha = in.number(8, "alpha");
+  if (in.ok() && !(std::isfinite(alpha) && std::fabs(alpha) <= FLT_MAX)) {
+    in.rangeError("alpha must be finite, within float32 range (magnitude <= " + jsNumber(in.env(), FLT_MAX) +
+                  "), got " + jsNumber(in.env(), alpha));
+  }
+  const View<float> blur = in.f32(9, "blur");
+  if (in.ok() && blur.length % 2 == 0) {
+    in.rangeError("blur must have an odd number of elements (a centre tap), got " +
+                  jsNumber(in.env(), static_cast<double>(blur.length)));
+  }
+  in.disjoint("y", y, values, "x", x, values, kOverInput);
+  in.disjoint("y", y, values, "transforms", transforms, 6 * n, kOverInput);
+  in.disjoint("y", y, values, "blur", blur, static_cast<double>(blur.length), kOverInput);
+  if (!in.ok()) return Napi::Value();
+  digitnet::augment(toSize(n), toSize(c), toSize(h), toSize(w), x.data, y.data, transforms.data,
+                    static_cast<std::uint32_t>(key), static_cast<float>(alpha), blur.data, blur.length);
+  return Napi::Value();
+}
+
 // ---- data ----------------------------------------------------------------------------------
 
 // "indices[i] is v, src has n rows", the message of lib/backend/check.ts.
@@ -866,6 +903,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"batchNormTrain", BatchNormTrain},
       {"batchNormInfer", BatchNormInfer},
       {"batchNormBackward", BatchNormBackward},
+      {"augment", Augment},
       {"gatherRows", GatherRows},
       {"sgdStep", SgdStep},
       {"momentumStep", MomentumStep},

@@ -48,6 +48,9 @@ const VALID: Record<Kernel, () => Record<string, unknown>> = {
     runningMean: f32(3, 5), runningVar: randomF32(3, 6, 0.5, 2), y: f32(24, 7) }),
   batchNormBackward: () => ({ n: 2, c: 3, s: 4, x: f32(24), dy: f32(24, 5), weight: f32(3), saved: f32(6),
     dx: f32(24, 7), dWeight: f32(3, 4), dBias: f32(3, 5), beta: 1 }),
+  // 2 images of 2 channels of 3x4; a 3-tap blur.
+  augment: () => ({ n: 2, c: 2, h: 3, w: 4, x: f32(48), y: f32(48, 49), transforms: f32(12, 13), key: 7, alpha: 2,
+    blur: Float32Array.of(0.25, 0.5, 0.25) }),
   // src: 14 bytes of rows of 3 = 4 whole rows (the last 2 bytes are not a row).
   gatherRows: () => ({ src: Uint8Array.from({ length: 14 }, (_, i) => i + 1), rowLen: 3,
     indices: Uint32Array.from([0, 1, 2, 3]), offset: 1, count: 2, scale: 1 / 255, dst: f32(6) }),
@@ -179,6 +182,7 @@ function geometryOverlaps(): BadCall[] {
     ['conv2dBackwardFilter', 'dBias', 'x'], ['conv2dBackwardFilter', 'dBias', 'dy'],
     ['maxPool2d', 'y', 'x'], ['maxPool2dBackward', 'dx', 'dy'],
     ['batchNormTrain', 'y', 'x'], ['batchNormTrain', 'saved', 'x'], ['batchNormTrain', 'saved', 'y'],
+    ['augment', 'y', 'x'], ['augment', 'y', 'transforms'], ['augment', 'y', 'blur'],
   ];
   return pairs.flatMap(([kernel, output, input]) => (['together', 'output inside', 'input inside'] as const).map((how) => ({
     title: `${kernel} ${output} and ${input} in one buffer (${how})`, kernel, args: sharing(kernel, output, input, how),
@@ -277,6 +281,24 @@ const RANGE_CASES: BadCall[] = [
   range('a shorter than n', 'multiply', { a: f32(3) }, 'multiply: a has 3 elements, needs at least 4'),
   range('b shorter than n', 'multiply', { b: f32(3) }, 'multiply: b has 3 elements, needs at least 4'),
   range('out shorter than n', 'multiply', { out: f32(0) }, 'multiply: out has 0 elements, needs at least 4'),
+
+  range('n = -1', 'augment', { n: -1 }, 'augment: n must be >= 0, got -1'),
+  range('c = -1', 'augment', { c: -1 }, 'augment: c must be >= 0, got -1'),
+  range('h = -2', 'augment', { h: -2 }, 'augment: h must be >= 0, got -2'),
+  range('w = -1', 'augment', { w: -1 }, 'augment: w must be >= 0, got -1'),
+  range('x shorter than n x c x h x w', 'augment', { x: f32(47) }, 'augment: x has 47 elements, needs at least 48'),
+  range('y shorter than n x c x h x w', 'augment', { y: f32(0) }, 'augment: y has 0 elements, needs at least 48'),
+  range('transforms shorter than 6 n', 'augment', { transforms: f32(11) }, 'augment: transforms has 11 elements, needs at least 12'),
+  range('transforms shorter than 6 n when c = 0 (one map per image, channels or not)', 'augment',
+    { c: 0, transforms: f32(6) }, 'augment: transforms has 6 elements, needs at least 12'),
+  range('key = -1', 'augment', { key: -1 }, 'augment: key must be >= 0, got -1'),
+  range('key = 2^32', 'augment', { key: 2 ** 32 }, 'augment: key must be <= 4294967295, got 4294967296'),
+  range('alpha = NaN', 'augment', { alpha: NaN }, 'augment: alpha must be finite, within float32 range (magnitude <= 3.4028234663852886e+38), got NaN'),
+  range('alpha = Infinity', 'augment', { alpha: Infinity }, 'augment: alpha must be finite, within float32 range (magnitude <= 3.4028234663852886e+38), got Infinity'),
+  range('alpha = -Infinity', 'augment', { alpha: -Infinity }, 'augment: alpha must be finite, within float32 range (magnitude <= 3.4028234663852886e+38), got -Infinity'),
+  range('alpha = -1e39 (beyond float)', 'augment', { alpha: -1e39 }, 'augment: alpha must be finite, within float32 range (magnitude <= 3.4028234663852886e+38), got -1e+39'),
+  range('blur of 4 taps', 'augment', { blur: f32(4) }, 'augment: blur must have an odd number of elements (a centre tap), got 4'),
+  range('blur of no taps', 'augment', { blur: f32(0) }, 'augment: blur must have an odd number of elements (a centre tap), got 0'),
 
   range('rowLen = -1', 'gatherRows', { rowLen: -1 }, 'gatherRows: rowLen must be >= 0, got -1'),
   range('offset = -1', 'gatherRows', { offset: -1 }, 'gatherRows: offset must be >= 0, got -1'),
@@ -446,6 +468,25 @@ const ORDER_CASES: BadCall[] = [
       return call('dropout', { x: all.subarray(0, 5), mask: all.subarray(2, 6) })();
     },
     error: 'RangeError', message: 'dropout: mask has 4 elements, needs at least 5' },
+  { title: 'augment reports a short transforms before a bad key', kernel: 'augment',
+    args: call('augment', { transforms: f32(1), key: -1 }), error: 'RangeError',
+    message: 'augment: transforms has 1 elements, needs at least 12' },
+  { title: 'augment reports the key before a bad alpha', kernel: 'augment', args: call('augment', { key: 0.5, alpha: NaN }),
+    error: 'TypeError', message: 'augment: key must be an integer' },
+  { title: 'augment reports alpha before an even blur', kernel: 'augment', args: call('augment', { alpha: NaN, blur: f32(2) }),
+    error: 'RangeError', message: 'augment: alpha must be finite, within float32 range (magnitude <= 3.4028234663852886e+38), got NaN' },
+  { title: 'augment reports an even blur before y over x', kernel: 'augment',
+    args: () => {
+      const all = f32(100);
+      return call('augment', { x: all.subarray(0, 48), y: all.subarray(40, 88), blur: f32(2) })();
+    },
+    error: 'RangeError', message: 'augment: blur must have an odd number of elements (a centre tap), got 2' },
+  { title: 'augment reports y over x before y over blur', kernel: 'augment',
+    args: () => {
+      const all = f32(120);
+      return call('augment', { x: all.subarray(0, 48), y: all.subarray(47, 95), blur: all.subarray(94, 97) })();
+    },
+    error: 'RangeError', message: `augment: y overlaps x (${INPUT_OVERLAP})` },
   { title: 'conv2d reports stride 0 before a short x', kernel: 'conv2d', args: call('conv2d', { stride: 0, x: f32(1) }),
     error: 'RangeError', message: 'conv2d: stride must be >= 1, got 0' },
   { title: 'conv2d reports a short bias before y overlapping x', kernel: 'conv2d',
@@ -654,6 +695,20 @@ describeEachBackend('validation', (B) => {
     const some = f32(4);
     expect(thrown(() => B.dropout(0, 1, 0.5, some, some, some))).toBeUndefined();
     expect(Array.from(some)).toEqual(Array.from(f32(4)));
+  });
+
+  test('augment accepts the ends of the key range, alpha 0 and +-FLT_MAX, one tap, and x, transforms and blur sharing memory', () => {
+    const run = (overrides: Record<string, unknown>): unknown => invoke(B, 'augment', call('augment', overrides)());
+    for (const key of [0, 4294967295]) expect(thrown(() => run({ key }))).toBeUndefined();
+    for (const alpha of [0, -0, 3.4028234663852886e38, -3.4028234663852886e38]) expect(thrown(() => run({ alpha }))).toBeUndefined();
+    expect(thrown(() => run({ blur: Float32Array.of(1) }))).toBeUndefined();
+    // Inputs may share memory with each other; only y must have its own.
+    const all = f32(64);
+    expect(thrown(() => run({ x: all.subarray(0, 48), transforms: all.subarray(40, 52), blur: all.subarray(50, 53) }))).toBeUndefined();
+    // Any size beside a zero: nothing is read or written (transforms still holds 6 n values).
+    const empty = new Float32Array(0);
+    expect(thrown(() => B.augment(0, 2 ** 50, 2 ** 50, 2 ** 50, empty, empty, empty, 1, 1, Float32Array.of(1)))).toBeUndefined();
+    expect(thrown(() => B.augment(1, 0, 2 ** 50, 2 ** 50, empty, empty, f32(6), 1, 1, Float32Array.of(1)))).toBeUndefined();
   });
 
   test('multiply accepts out = a, out = b and a = b', () => {

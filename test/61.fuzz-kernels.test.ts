@@ -196,6 +196,8 @@ const NEEDS: Partial<Record<string, Record<string, (s: Sizes) => number>>> = {
   batchNormTrain: { x: BN, weight: C, bias: C, runningMean: C, runningVar: C, y: BN, saved: (s) => 2 * s.c },
   batchNormInfer: { x: BN, weight: C, bias: C, runningMean: C, runningVar: C, y: BN },
   batchNormBackward: { x: BN, dy: BN, weight: C, saved: (s) => 2 * s.c, dx: BN, dWeight: C, dBias: C },
+  // One map per image; blur of 1, 3 or 5 taps (its values may be NaN: the definition's path).
+  augment: { x: X, y: X, transforms: (s) => 6 * s.n, blur: (s) => 2 * (s.h % 3) + 1 },
 };
 
 const HUGE = fc.constantFrom(2 ** 31, 2 ** 50, 2 ** 53, Number.MAX_VALUE);

@@ -42,6 +42,9 @@ export const SIGNATURES: Record<Kernel, [name: string, kind: Kind][]> = {
     ['bias', 'f32'], ['runningMean', 'f32'], ['runningVar', 'f32'], ['y', 'f32']],
   batchNormBackward: [['n', 'size'], ['c', 'size'], ['s', 'size'], ['x', 'f32'], ['dy', 'f32'], ['weight', 'f32'],
     ['saved', 'f32'], ['dx', 'f32'], ['dWeight', 'f32'], ['dBias', 'f32'], ['beta', 'num']],
+  // key is an integer in [0, 2^32) (a 'size' with a maximum); alpha a finite number; blur of odd length.
+  augment: [['n', 'size'], ['c', 'size'], ['h', 'size'], ['w', 'size'], ['x', 'f32'], ['y', 'f32'], ['transforms', 'f32'],
+    ['key', 'size'], ['alpha', 'num'], ['blur', 'f32']],
   gatherRows: [['src', 'u8'], ['rowLen', 'size'], ['indices', 'u32'], ['offset', 'size'], ['count', 'size'],
     ['scale', 'num'], ['dst', 'f32']],
   sgdStep: [['n', 'size'], ['lr', 'num'], ['w', 'f32'], ['g', 'f32']],

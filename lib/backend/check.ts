@@ -14,6 +14,8 @@
  *   RangeError `${kernel}: ${arg} has ${length} elements, needs at least ${needed}`
  *   RangeError `${kernel}: unknown activation '${name}'`
  *   RangeError `${kernel}: ${arg} must be within float32 range (magnitude <= 3.4028234663852886e+38), got ${value}`
+ *   RangeError `augment: alpha must be finite, within float32 range (magnitude <= 3.4028234663852886e+38), got ${value}`
+ *   RangeError `augment: blur must have an odd number of elements (a centre tap), got ${length}`
  *   RangeError `gemm: c overlaps a (the product cannot be written over an operand)` (or b)
  *   RangeError `dropout: mask overlaps x (the mask needs memory of its own)` (or y)
  *   RangeError `${kernel}: ${output} overlaps ${input} (the output cannot be written over an input)`,
@@ -24,6 +26,7 @@
  *                maxPool2d             y over x
  *                maxPool2dBackward     dx over dy
  *                batchNormTrain        y over x, saved over x, saved over y
+ *                augment               y over x, y over transforms, y over blur
  *   RangeError `${kernel}: ${arg} must be <= ${max}, got ${value}`  (maxPool2d's oh and ow: no window
  *                                                                may be empty, so oh <= floor((h - 1) /
  *                                                                stride) + 1, 0 when h is 0; ow with w)
@@ -90,6 +93,14 @@ export function checkFloat(kernel: string, arg: string, x: unknown): void {
   checkNum(kernel, arg, x);
   if (Math.abs(x as number) > F32_MAX && Number.isFinite(x)) {
     throw new RangeError(`${kernel}: ${arg} must be within float32 range (magnitude <= ${F32_MAX}), got ${x as number}`);
+  }
+}
+
+/** A scalar that must be a finite float (augment's alpha): NaN, the infinities and values beyond float's range are refused. */
+export function checkFiniteFloat(kernel: string, arg: string, x: unknown): void {
+  checkNum(kernel, arg, x);
+  if (!(Math.abs(x as number) <= F32_MAX)) {
+    throw new RangeError(`${kernel}: ${arg} must be finite, within float32 range (magnitude <= ${F32_MAX}), got ${x as number}`);
   }
 }
 

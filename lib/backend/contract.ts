@@ -188,6 +188,25 @@ export interface Backend {
   ): void;
 
   /**
+   * Data augmentation, a random affine map and an elastic distortion (Simard et al. 2003) per
+   * image, resampled bilinearly with 0 outside the image: x and y (n, c, h, w), every channel of
+   * image i mapped alike. transforms (n, 6) holds each image's inverse map t: output pixel
+   * (px, py) samples x at `sx = t0 u + t1 v + cx + t4 + alpha dx[py, px]`,
+   * `sy = t2 u + t3 v + cy + t5 + alpha dy[py, px]` with u = px - cx, v = py - cy and
+   * (cx, cy) = ((w - 1) / 2, (h - 1) / 2), the centre. dx and dy are uniform(-1, 1) noise from
+   * the counter-based hash of lib/core/random.ts (`hashAt(streamSalt(key), 2 (i h w + p) + d)`,
+   * p = py w + px, d = 0 for dx and 1 for dy) smoothed by the separable filter `blur` (odd length,
+   * e.g. normalized Gaussian taps) with zero padding; alpha 0 skips them (affine only). Every
+   * operation is a float operation in the order native/augment.h gives, so both backends give
+   * identical bits. key is an integer in [0, 2^32), alpha a finite float. y must not overlap x,
+   * transforms or blur.
+   */
+  augment(
+    n: number, c: number, h: number, w: number, x: Float32Array, y: Float32Array, transforms: Float32Array,
+    key: number, alpha: number, blur: Float32Array,
+  ): void;
+
+  /**
    * Batch gather: `dst[r, j] = scale * src[indices[offset + r] * rowLen + j]` for r < count,
    * j < rowLen (u8 pixels -> f32, e.g. scale 1/255). dst has at least count * rowLen elements.
    */

@@ -115,6 +115,7 @@ export function loadNativeBackend(threads?: number): Backend {
     batchNormTrain: binding.batchNormTrain,
     batchNormInfer: binding.batchNormInfer,
     batchNormBackward: binding.batchNormBackward,
+    augment: binding.augment,
     gatherRows: binding.gatherRows,
     sgdStep: binding.sgdStep,
     momentumStep: binding.momentumStep,

@@ -19,6 +19,7 @@ import {
   batchNormBackward, batchNormInfer, batchNormTrain, conv2d, conv2dBackwardData, conv2dBackwardFilter, maxPool2d,
   maxPool2dBackward,
 } from './ts-conv';
+import { augment } from './ts-augment';
 import { hashAt, streamSalt } from '../core/random';
 
 // ---------------------------------------------------------------------------------------------
@@ -395,6 +396,7 @@ export const tsBackend: Backend = {
   batchNormTrain,
   batchNormInfer,
   batchNormBackward,
+  augment,
   gatherRows,
   sgdStep,
   momentumStep,

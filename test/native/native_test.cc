@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "../../native/augment.h"
 #include "../../native/batchnorm.h"
 #include "../../native/conv.h"
 #include "../../native/conv_tiles.h"
@@ -406,6 +407,53 @@ std::string multiplySameBitsOnAnyThreads() {
     if (!sameBits(onA, want) || !sameBits(onB, want)) return where + ", in place";
   }
   return "";
+}
+
+// ---- augmentation ----------------------------------------------------------------------------
+
+// augment (per-thread padded fields, the instruction set sgemm chose, split over the pool) gives
+// the bits of augmentReference (native/augment.h's definition, one value at a time) on 1-4
+// threads: odd sizes, several channels, fields off and on, taps longer than the image, maps that
+// send pixels outside, and a tap that is not finite (the kernel then uses the definition itself).
+std::string augmentMatchesDefinitionOnEveryThreadCount() {
+  struct Case {
+    std::size_t n, c, h, w;
+    float alpha;
+    std::size_t taps;
+  };
+  const Case cases[] = {{6, 1, 28, 28, 34.0f, 25}, {6, 1, 28, 28, 0.0f, 1}, {3, 3, 13, 17, 3.0f, 7},
+                        {4, 2, 5, 1, -5.0f, 41}, {2, 1, 1, 9, 2.0f, 1}, {9, 1, 16, 16, 34.0f, 25}};
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  const int threads = digitnet::getThreads();
+  std::string failure;
+  for (const Case& k : cases) {
+    for (int bad = 0; bad < 2 && failure.empty(); ++bad) {
+      std::vector<float> x(k.n * k.c * k.h * k.w), maps(6 * k.n), blur(k.taps);
+      for (float& v : x) v = unit(rng);
+      for (std::size_t i = 0; i < k.n; ++i) {
+        const float theta = unit(rng) - 0.5f, s = 0.8f + 0.4f * unit(rng);
+        const float m[6] = {std::cos(theta) / s, -std::sin(theta) / s + 0.1f, std::sin(theta) / s, std::cos(theta) / s,
+                            6.0f * unit(rng) - 3.0f, 6.0f * unit(rng) - 3.0f};
+        std::copy(m, m + 6, maps.begin() + 6 * i);
+      }
+      for (float& b : blur) b = unit(rng) / static_cast<float>(k.taps);
+      if (bad == 1) blur[k.taps / 3] = NAN;
+      std::vector<float> want(x.size(), 7.0f);
+      digitnet::augmentReference(k.n, k.c, k.h, k.w, x.data(), want.data(), maps.data(), 42, k.alpha, blur.data(), k.taps);
+      for (int t = 1; t <= 4 && failure.empty(); ++t) {
+        digitnet::setThreads(t);
+        std::vector<float> got(x.size(), 9.0f);
+        digitnet::augment(k.n, k.c, k.h, k.w, x.data(), got.data(), maps.data(), 42, k.alpha, blur.data(), k.taps);
+        if (!sameBits(got, want)) {
+          failure = std::to_string(k.n) + "x" + std::to_string(k.c) + "x" + std::to_string(k.h) + "x" + std::to_string(k.w) +
+                    (bad ? " with a NaN tap" : "") + " on " + std::to_string(t) + " thread(s): " + firstDifference(got, want);
+        }
+      }
+    }
+  }
+  digitnet::setThreads(threads);
+  return failure;
 }
 
 // ---- convolution, pooling, batch normalization ------------------------------------------
@@ -1120,6 +1168,8 @@ int main(int argc, char** argv) {
   report.test("dropout gives the same bits on every instruction set and thread count, and in place",
               dropoutSameBitsOnAnyThreadsAndIsa());
   report.test("multiply gives the float product on every thread count, and in place", multiplySameBitsOnAnyThreads());
+  report.test("augment gives the definition's bits on 1-4 threads (fields on and off, odd sizes, a NaN tap)",
+              augmentMatchesDefinitionOnEveryThreadCount());
   report.test("conv2d and both gradients match the double-precision definition at the fast paths' edges on 1-4 threads",
               convMatchesReferenceOnEveryThreadCount());
   report.test("a stride-1 convolution too large for the pitch layout matches the definition (column layout)",

@@ -30,3 +30,6 @@ export { ConfigurationError } from './backend/environment';
 export { ImageError } from './core/errors';
 export { decodeImage, readImage, MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS } from './image/decode';
 export type { PixelImage, RgbaImage } from './image/pixels';
+export { preprocessImage } from './image/preprocess';
+export type { PreprocessOptions, Polarity } from './image/preprocess';
+export { encodeInputPng, writeInputPng } from './image/png-write';

@@ -3,7 +3,8 @@ import { getBackend } from '../backend';
 import { argmax, sequence } from '../core/arrays';
 import { checkDataset, labelArray, PIXEL_SCALE, typeTag, type Dataset } from '../core/dataset';
 import { checkSeed, Random } from '../core/random';
-import { formatShape, shapeSize, toShape, type Shape } from '../core/shape';
+import { formatShape, sameShape, shapeSize, toShape, type Shape } from '../core/shape';
+import { MNIST_SIDE, preprocessImage, type PixelImage, type PreprocessOptions } from '../image/preprocess';
 import type { Tensor } from '../io/safetensors';
 import { readModel, writeModel } from '../io/model';
 import type { Dense } from '../layers/dense';
@@ -385,6 +386,22 @@ export class Network {
       labels: labelArray(this.classes, rows),
     };
     return this.workspace;
+  }
+
+  /**
+   * The digit in one image: decoded or raw pixels (preprocessed by `preprocessImage` with
+   * `options`), or the 784 values of an image already preprocessed. Returns the label, the class
+   * probabilities and the 28x28 input the network saw. Only for networks that take MNIST images.
+   */
+  predictImage(image: PixelImage | Float32Array, options: PreprocessOptions = {}): { label: number; probabilities: Float32Array; input: Float32Array } {
+    const size = MNIST_SIDE * MNIST_SIDE;
+    if (!sameShape(this.inputShape, [size]) && !sameShape(this.inputShape, [1, MNIST_SIDE, MNIST_SIDE])) {
+      throw new RangeError(`predictImage: the network takes ${formatShape(this.inputShape)}; an image is preprocessed to MNIST's 28x28, for networks that take [784] or [1, 28, 28]`);
+    }
+    const input = typeTag(image) === 'Float32Array' ? (image as Float32Array) : preprocessImage(image as PixelImage, options);
+    if (input.length !== size) throw new RangeError(`predictImage: a preprocessed image has ${size} values, got ${input.length}`);
+    const { labels, probabilities } = this.predict(input, 1);
+    return { label: labels[0], probabilities, input };
   }
 }
 

@@ -1,6 +1,6 @@
-// Augmentation (augment.h): the fields of an image through per-thread padded rows, so that every
-// pass is a tap-by-tap loop over contiguous pixels the compiler vectorizes; the bilinear sampling
-// one pixel at a time. The split over the pool is by whole images.
+// Augmentation (augment.h): the definition, one value at a time (the reference), and the fast
+// path below it (per-thread scratch, loops the compiler vectorizes, an AVX2 build of them when
+// sgemm uses AVX2 or AVX-512). The split over the pool is by whole images.
 #include "augment.h"
 
 #include <algorithm>
@@ -12,6 +12,11 @@
 #include "dropout.h"
 #include "gemm.h"
 #include "parallel.h"
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define DIGITNET_AUGMENT_X86 1
+#include <immintrin.h>
+#endif
 
 namespace digitnet {
 namespace {
@@ -138,12 +143,14 @@ void imageByDefinition(const Plan& p, size_t i, const float* x, float* y, const 
   });
 }
 
-// ---- the fast fields ---------------------------------------------------------------------------
-
-// Scratch floats for fieldsPadded: a padded noise row, the padded row pass, both fields.
-size_t scratchFloats(size_t h, size_t w, size_t rx, size_t ry) {
-  return (w + 2 * rx) + (h + 2 * ry) * w + 2 * h * w;
-}
+// ---- the fast path ----------------------------------------------------------------------------
+// Per image, in per-thread scratch: the fields through padded rows, so that every blur pass is a
+// tap-by-tap loop over contiguous pixels; the source points of all pixels with their bilinear
+// weights and neighbour offsets; then, per channel, a copy of the plane inside a border of zeros
+// (1 pixel above and left, 2 below and right), from which every point, clamped to [-1, w] x
+// [-1, h], reads its four neighbours without a test. A point outside the image is computed from
+// its clamped coordinates like any other and then replaced by 0 (a select, not a branch). For
+// images below 2^24 pixels a side (float holds their coordinates exactly; int32 their offsets).
 
 #if defined(__GNUC__) || defined(__clang__)
 #define DIGITNET_INLINE inline __attribute__((always_inline))
@@ -152,7 +159,7 @@ size_t scratchFloats(size_t h, size_t w, size_t rx, size_t ry) {
 #endif
 
 // out[px] = sum over k < count of taps[k] * in[k * stride + px], for px < len: each sum from 0,
-// in ascending k. Sixteen (then four) outputs at a time stay in registers across the taps.
+// in ascending k. Sixteen, eight or four outputs at a time stay in registers across the taps.
 template <size_t kLanes>
 DIGITNET_INLINE void tapBlock(const float* in, size_t stride, const float* taps, size_t count, float* out) {
   float acc[kLanes] = {};
@@ -167,19 +174,109 @@ DIGITNET_INLINE void tapBlock(const float* in, size_t stride, const float* taps,
 DIGITNET_INLINE void tapSums(const float* in, size_t stride, const float* taps, size_t count, size_t len, float* out) {
   size_t px = 0;
   for (; px + 16 <= len; px += 16) tapBlock<16>(in + px, stride, taps, count, out + px);
+  for (; px + 8 <= len; px += 8) tapBlock<8>(in + px, stride, taps, count, out + px);
   for (; px + 4 <= len; px += 4) tapBlock<4>(in + px, stride, taps, count, out + px);
   for (; px < len; ++px) tapBlock<1>(in + px, stride, taps, count, out + px);
 }
 
-// Both fields of image i into fx and fy, for taps that are all finite: a padding term then adds
-// blur[k] * 0 = +-0, which leaves every sum as the definition's (a sum starting from +0 is never
-// -0). Only taps within rx of the centre can reach a pixel of a row (rx = min(r, w - 1)), ry of a
-// column.
-DIGITNET_INLINE void fieldsPaddedBody(const Plan& p, size_t i, size_t rx, size_t ry, float* scratch, float* fx, float* fy) {
-  const size_t h = p.h, w = p.w, r = p.taps / 2;
+#if defined(DIGITNET_AUGMENT_X86)
+// tapSums with AVX2 registers: 32, 8 or 4 outputs at a time, the same products and sums in the
+// same order (a vector multiply or add rounds each lane as the scalar one does).
+__attribute__((target("avx2"))) void tapSumsAvx2(const float* in, size_t stride, const float* taps,
+                                                 size_t count, size_t len, float* out) {
+  size_t px = 0;
+  for (; px + 32 <= len; px += 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t k = 0; k < count; ++k) {
+      const __m256 b = _mm256_set1_ps(taps[k]);
+      const float* src = in + k * stride + px;
+      a0 = _mm256_add_ps(a0, _mm256_mul_ps(b, _mm256_loadu_ps(src)));
+      a1 = _mm256_add_ps(a1, _mm256_mul_ps(b, _mm256_loadu_ps(src + 8)));
+      a2 = _mm256_add_ps(a2, _mm256_mul_ps(b, _mm256_loadu_ps(src + 16)));
+      a3 = _mm256_add_ps(a3, _mm256_mul_ps(b, _mm256_loadu_ps(src + 24)));
+    }
+    _mm256_storeu_ps(out + px, a0);
+    _mm256_storeu_ps(out + px + 8, a1);
+    _mm256_storeu_ps(out + px + 16, a2);
+    _mm256_storeu_ps(out + px + 24, a3);
+  }
+  // The rest (at most 31) in one pass over the taps: up to three vectors of 8 and one of 4.
+  const size_t eights = (len - px) / 8, fours = (len - px) % 8 >= 4 ? 1 : 0;
+  if (eights + fours > 0) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0;
+    __m128 a3 = _mm_setzero_ps();
+    for (size_t k = 0; k < count; ++k) {
+      const __m256 b = _mm256_set1_ps(taps[k]);
+      const float* src = in + k * stride + px;
+      if (eights > 0) a0 = _mm256_add_ps(a0, _mm256_mul_ps(b, _mm256_loadu_ps(src)));
+      if (eights > 1) a1 = _mm256_add_ps(a1, _mm256_mul_ps(b, _mm256_loadu_ps(src + 8)));
+      if (eights > 2) a2 = _mm256_add_ps(a2, _mm256_mul_ps(b, _mm256_loadu_ps(src + 16)));
+      if (fours) a3 = _mm_add_ps(a3, _mm_mul_ps(_mm256_castps256_ps128(b), _mm_loadu_ps(src + 8 * eights)));
+    }
+    if (eights > 0) _mm256_storeu_ps(out + px, a0);
+    if (eights > 1) _mm256_storeu_ps(out + px + 8, a1);
+    if (eights > 2) _mm256_storeu_ps(out + px + 16, a2);
+    if (fours) _mm_storeu_ps(out + px + 8 * eights, a3);
+    px += 8 * eights + 4 * fours;
+  }
+  for (; px < len; ++px) tapBlock<1>(in + px, stride, taps, count, out + px);
+}
+#endif
+
+// Where one image's work lives in the thread's scratch (offsets in floats).
+struct Layout {
+  size_t rx, ry;           // how far the taps reach along a row, a column: min(r, w - 1), min(r, h - 1)
+  size_t row, tmp, fx, fy;  // a padded noise row, the padded row pass, the two fields (elastic only)
+  size_t pad;              // one plane inside its border of zeros, (h + 3) x (w + 3)
+  size_t ax, ay, at, keep;  // per pixel: weights, neighbour offset (int32), inside (int32 0 / -1)
+  size_t total;
+};
+
+Layout layoutOf(size_t h, size_t w, size_t taps, bool elastic) {
+  Layout L{};
+  const size_t plane = h * w, r = taps / 2;
+  L.rx = elastic ? std::min(r, w - 1) : 0;
+  L.ry = elastic ? std::min(r, h - 1) : 0;
+  L.row = 0;
+  L.tmp = L.row + (elastic ? w + 2 * L.rx : 0);
+  L.fx = L.tmp + (elastic ? (h + 2 * L.ry) * w : 0);
+  L.fy = L.fx + (elastic ? plane : 0);
+  L.pad = L.fy + (elastic ? plane : 0);
+  L.ax = L.pad + (h + 3) * (w + 3);
+  L.ay = L.ax + plane;
+  L.at = L.ay + plane;
+  L.keep = L.at + plane;
+  L.total = L.keep + plane;
+  return L;
+}
+
+// Whether the fast path can take images of h x w: coordinates exact in float, offsets in int32.
+bool fastSizes(size_t h, size_t w) {
+  constexpr size_t kSide = size_t{1} << 24;
+  return h < kSide && w < kSide && (h + 3) * (w + 3) < (size_t{1} << 31);
+}
+
+// tapSums on the instruction set of the caller.
+template <bool kAvx2>
+DIGITNET_INLINE void taps(const float* in, size_t stride, const float* blur, size_t count, size_t len, float* out) {
+#if defined(DIGITNET_AUGMENT_X86)
+  if constexpr (kAvx2) {
+    tapSumsAvx2(in, stride, blur, count, len, out);
+    return;
+  }
+#endif
+  tapSums(in, stride, blur, count, len, out);
+}
+
+// Both fields of image i (Layout's fx and fy), for taps that are all finite: a padding term then
+// adds blur[k] * 0 = +-0, which leaves every sum as the definition's (a sum starting from +0 is
+// never -0). Taps further than rx (ry) from the centre reach no pixel of a row (column).
+template <bool kAvx2>
+DIGITNET_INLINE void fieldsFast(const Plan& p, const Layout& L, size_t i, float* s) {
+  const size_t h = p.h, w = p.w, r = p.taps / 2, rx = L.rx, ry = L.ry;
   const size_t pw = w + 2 * rx;
-  float* const row = scratch;
-  float* const tmp = scratch + pw;  // (h + 2 ry) rows of w: rows ry .. ry + h - 1 hold the row pass
+  float* const row = s + L.row;
+  float* const tmp = s + L.tmp;  // (h + 2 ry) rows of w: rows ry .. ry + h - 1 hold the row pass
   std::fill(row, row + pw, 0.0f);
   std::fill(tmp, tmp + ry * w, 0.0f);
   std::fill(tmp + (ry + h) * w, tmp + (h + 2 * ry) * w, 0.0f);
@@ -189,45 +286,119 @@ DIGITNET_INLINE void fieldsPaddedBody(const Plan& p, size_t i, size_t rx, size_t
       float* const noiseRow = row + rx;
       const size_t first = 2 * (base + py * w) + d;
       for (size_t px = 0; px < w; ++px) noiseRow[px] = noise(p.salt, first + 2 * px);
-      tapSums(row, 1, p.blur + (r - rx), 2 * rx + 1, w, tmp + (ry + py) * w);
+      taps<kAvx2>(row, 1, p.blur + (r - rx), 2 * rx + 1, w, tmp + (ry + py) * w);
     }
-    float* const out = d == 0 ? fx : fy;
-    for (size_t py = 0; py < h; ++py) tapSums(tmp + py * w, w, p.blur + (r - ry), 2 * ry + 1, w, out + py * w);
+    float* const out = s + (d == 0 ? L.fx : L.fy);
+    for (size_t py = 0; py < h; ++py) taps<kAvx2>(tmp + py * w, w, p.blur + (r - ry), 2 * ry + 1, w, out + py * w);
   }
 }
 
-using FieldsFn = void (*)(const Plan&, size_t, size_t, size_t, float*, float*, float*);
-
-void fieldsPaddedPortable(const Plan& p, size_t i, size_t rx, size_t ry, float* scratch, float* fx, float* fy) {
-  fieldsPaddedBody(p, i, rx, ry, scratch, fx, fy);
+// The source points of image i's pixels: weights ax, ay, the offset of the upper left neighbour
+// in the padded plane, and whether the point is inside (sampleImage's arithmetic, point for point).
+template <bool kElastic>
+DIGITNET_INLINE void pointsFast(const Plan& p, const Layout& L, const float* t, float* s) {
+  const std::int32_t h = static_cast<std::int32_t>(p.h), w = static_cast<std::int32_t>(p.w), pw = w + 3;
+  const float t0 = t[0], t1 = t[1], t2 = t[2], t3 = t[3], t4 = t[4], t5 = t[5];
+  const float cx = p.cx, cy = p.cy, fw = p.fw, fh = p.fh, alpha = p.alpha;
+  const float* const fx = s + L.fx;
+  const float* const fy = s + L.fy;
+  float* const ax = s + L.ax;
+  float* const ay = s + L.ay;
+  std::int32_t* const at = reinterpret_cast<std::int32_t*>(s + L.at);
+  std::int32_t* const keep = reinterpret_cast<std::int32_t*>(s + L.keep);
+  for (std::int32_t py = 0; py < h; ++py) {
+    const float v = static_cast<float>(py) - cy;
+    const float t1v = t1 * v, t3v = t3 * v;
+    const std::int32_t rowAt = py * w;
+    for (std::int32_t px = 0; px < w; ++px) {
+      const std::int32_t q = rowAt + px;
+      const float u = static_cast<float>(px) - cx;
+      float sx = ((t0 * u + t1v) + cx) + t4;
+      float sy = ((t2 * u + t3v) + cy) + t5;
+      if (kElastic) {
+        sx = sx + alpha * fx[q];
+        sy = sy + alpha * fy[q];
+      }
+      const bool inside = sx > -1.0f && sx < fw && sy > -1.0f && sy < fh;  // false for NaN
+      // Clamped to [-1, w] x [-1, h] (NaN to -1): every point reads inside the padded plane.
+      float cxl = sx > -1.0f ? sx : -1.0f;
+      cxl = cxl < fw ? cxl : fw;
+      float cyl = sy > -1.0f ? sy : -1.0f;
+      cyl = cyl < fh ? cyl : fh;
+      std::int32_t x0 = static_cast<std::int32_t>(cxl), y0 = static_cast<std::int32_t>(cyl);
+      x0 -= static_cast<float>(x0) > cxl ? 1 : 0;  // floor: truncation moves negatives up
+      y0 -= static_cast<float>(y0) > cyl ? 1 : 0;
+      ax[q] = cxl - static_cast<float>(x0);
+      ay[q] = cyl - static_cast<float>(y0);
+      at[q] = (y0 + 1) * pw + (x0 + 1);
+      keep[q] = inside ? -1 : 0;
+    }
+  }
 }
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-// The same code compiled for AVX2 (eight lanes, a 32-bit vector multiply for the hash). Only
-// "avx2": no FMA is enabled, and -ffp-contract=off would keep products and sums apart anyway.
-__attribute__((target("avx2"))) void fieldsPaddedAvx2(const Plan& p, size_t i, size_t rx, size_t ry, float* scratch,
-                                                      float* fx, float* fy) {
-  fieldsPaddedBody(p, i, rx, ry, scratch, fx, fy);
+// Image i through the fast path: xi, yi its planes, t its map, s the thread's scratch.
+template <bool kElastic, bool kAvx2>
+DIGITNET_INLINE void imageFastBody(const Plan& p, const Layout& L, size_t i, const float* xi, float* yi, const float* t,
+                                   float* s) {
+  if (kElastic) fieldsFast<kAvx2>(p, L, i, s);
+  pointsFast<kElastic>(p, L, t, s);
+  const size_t h = p.h, w = p.w, plane = h * w, pw = w + 3;
+  float* const pad = s + L.pad;
+  const float* const ax = s + L.ax;
+  const float* const ay = s + L.ay;
+  const std::int32_t* const at = reinterpret_cast<const std::int32_t*>(s + L.at);
+  const std::int32_t* const keep = reinterpret_cast<const std::int32_t*>(s + L.keep);
+  std::fill(pad, pad + (h + 3) * pw, 0.0f);
+  for (size_t j = 0; j < p.c; ++j) {
+    const float* src = xi + j * plane;
+    for (size_t py = 0; py < h; ++py) std::copy(src + py * w, src + py * w + w, pad + (py + 1) * pw + 1);
+    float* out = yi + j * plane;
+    for (size_t q = 0; q < plane; ++q) {
+      const float* n = pad + at[q];
+      const float bx = 1.0f - ax[q], by = 1.0f - ay[q];
+      const float upper = bx * n[0] + ax[q] * n[1];
+      const float lower = bx * n[pw] + ax[q] * n[pw + 1];
+      const float value = by * upper + ay[q] * lower;
+      out[q] = keep[q] != 0 ? value : 0.0f;
+    }
+  }
 }
 
-FieldsFn chooseFields() {
+using ImageFn = void (*)(const Plan&, const Layout&, size_t, const float*, float*, const float*, float*);
+
+template <bool kElastic>
+void imageFastPortable(const Plan& p, const Layout& L, size_t i, const float* xi, float* yi, const float* t, float* s) {
+  imageFastBody<kElastic, false>(p, L, i, xi, yi, t, s);
+}
+
+#if defined(DIGITNET_AUGMENT_X86)
+// The same code compiled for AVX2: eight lanes, a 32-bit vector multiply for the hash, gathers.
+// Only "avx2": no FMA is enabled (and -ffp-contract=off keeps products and sums apart anyway).
+template <bool kElastic>
+__attribute__((target("avx2"))) void imageFastAvx2(const Plan& p, const Layout& L, size_t i, const float* xi, float* yi,
+                                                   const float* t, float* s) {
+  imageFastBody<kElastic, true>(p, L, i, xi, yi, t, s);
+}
+
+bool useAvx2() {
   const char* isa = sgemm_kernel_name();
   const bool vector = std::strcmp(isa, "avx2") == 0 || std::strcmp(isa, "avx512") == 0;
-  return vector && __builtin_cpu_supports("avx2") ? fieldsPaddedAvx2 : fieldsPaddedPortable;
+  return vector && __builtin_cpu_supports("avx2");
+}
+
+ImageFn chooseImageFn(bool elastic) {
+  static const bool avx2 = useAvx2();
+  if (avx2) return elastic ? imageFastAvx2<true> : imageFastAvx2<false>;
+  return elastic ? imageFastPortable<true> : imageFastPortable<false>;
 }
 #else
-FieldsFn chooseFields() { return fieldsPaddedPortable; }
-#endif
-
 // The instruction set follows sgemm's choice (DIGITNET_ISA=scalar forces the portable code).
-FieldsFn fieldsPadded() {
-  static const FieldsFn chosen = chooseFields();
-  return chosen;
-}
+ImageFn chooseImageFn(bool elastic) { return elastic ? imageFastPortable<true> : imageFastPortable<false>; }
+#endif
 
 thread_local AlignedBuffer t_scratch;
 
-// Images per block of the split: tens of microseconds of work each with the fields.
+// Images per block of the split: microseconds to tens of microseconds of work each.
 constexpr size_t kBlock = 4;
 constexpr size_t kMinParallel = 8;
 
@@ -237,32 +408,19 @@ void augment(size_t n, size_t c, size_t h, size_t w, const float* x, float* y,
              const float* transforms, uint32_t key, float alpha, const float* blur, size_t taps) {
   if (n == 0 || c == 0 || h == 0 || w == 0) return;
   const Plan p = planOf(c, h, w, key, alpha, blur, taps);
-  const size_t plane = h * w, image = c * plane;
+  const size_t image = c * h * w;
   const bool elastic = alpha != 0.0f;
-  const bool finiteTaps = std::all_of(blur, blur + taps, [](float b) { return std::isfinite(b); });
-  const size_t r = taps / 2;
-  const size_t rx = std::min(r, w - 1), ry = std::min(r, h - 1);
-  const FieldsFn fields = fieldsPadded();
+  // A tap that is not finite makes the padding's terms NaN: only the definition skips them.
+  const bool fast = fastSizes(h, w) && std::all_of(blur, blur + taps, [](float b) { return std::isfinite(b); });
+  const Layout L = layoutOf(h, w, taps, elastic);
+  const ImageFn run = chooseImageFn(elastic);
   parallel_ranges(n, kBlock, kMinParallel, [&](size_t first, size_t last) {
-    // The fields need scratch; without it (no memory, or a tap that is not finite), the definition.
-    float* scratch = elastic && finiteTaps ? t_scratch.reserve(scratchFloats(h, w, rx, ry)) : nullptr;
+    float* scratch = fast ? t_scratch.reserve(L.total) : nullptr;
     for (size_t i = first; i < last; ++i) {
-      const float* xi = x + i * image;
-      float* yi = y + i * image;
-      const float* t = transforms + 6 * i;
-      if (!elastic) {
-        sampleImage(p, xi, yi, t, [](size_t, size_t, float&, float&) {});
-      } else if (scratch == nullptr) {
-        imageByDefinition(p, i, x, y, transforms);
+      if (scratch == nullptr) {
+        imageByDefinition(p, i, x, y, transforms);  // no scratch: the definition, a value at a time
       } else {
-        float* const fx = scratch + (w + 2 * rx) + (h + 2 * ry) * w;
-        float* const fy = fx + plane;
-        fields(p, i, rx, ry, scratch, fx, fy);
-        sampleImage(p, xi, yi, t, [&](size_t py, size_t px, float& sx, float& sy) {
-          const size_t at = py * w + px;
-          sx = sx + p.alpha * fx[at];
-          sy = sy + p.alpha * fy[at];
-        });
+        run(p, L, i, x + i * image, y + i * image, transforms + 6 * i, scratch);
       }
     }
   });

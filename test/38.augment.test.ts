@@ -40,7 +40,7 @@ function run(B: Backend, n: number, c: number, h: number, w: number, x: Float32A
 }
 
 /** Shapes (n, c, h, w) and field settings (alpha, blur) the parity tests cover. */
-const SHAPES: [n: number, c: number, h: number, w: number][] = [[6, 1, 28, 28], [3, 3, 13, 17], [5, 1, 1, 1], [2, 2, 5, 1], [9, 1, 16, 16], [2, 3, 31, 7]];
+const SHAPES: [n: number, c: number, h: number, w: number][] = [[6, 1, 28, 28], [3, 3, 13, 17], [5, 1, 1, 1], [2, 2, 5, 1], [9, 1, 16, 16], [2, 3, 31, 7], [2, 1, 40, 45]];
 const FIELDS: [title: string, alpha: number, blur: Float32Array][] = [
   ['affine only', 0, Float32Array.of(1)],
   ['elastic alpha 34, sigma 4 (25 taps)', 34, gaussian(4)],

@@ -413,8 +413,9 @@ std::string multiplySameBitsOnAnyThreads() {
 
 // augment (per-thread padded fields, the instruction set sgemm chose, split over the pool) gives
 // the bits of augmentReference (native/augment.h's definition, one value at a time) on 1-4
-// threads: odd sizes, several channels, fields off and on, taps longer than the image, maps that
-// send pixels outside, and a tap that is not finite (the kernel then uses the definition itself).
+// threads: odd sizes, rows of every vector remainder (1..70 pixels), several channels, fields off
+// and on, taps longer than the image, maps that send pixels outside, and a tap that is not finite
+// (the kernel then uses the definition itself). DIGITNET_ISA=scalar tests the portable build.
 std::string augmentMatchesDefinitionOnEveryThreadCount() {
   struct Case {
     std::size_t n, c, h, w;
@@ -422,7 +423,8 @@ std::string augmentMatchesDefinitionOnEveryThreadCount() {
     std::size_t taps;
   };
   const Case cases[] = {{6, 1, 28, 28, 34.0f, 25}, {6, 1, 28, 28, 0.0f, 1}, {3, 3, 13, 17, 3.0f, 7},
-                        {4, 2, 5, 1, -5.0f, 41}, {2, 1, 1, 9, 2.0f, 1}, {9, 1, 16, 16, 34.0f, 25}};
+                        {4, 2, 5, 1, -5.0f, 41}, {2, 1, 1, 9, 2.0f, 1}, {9, 1, 16, 16, 34.0f, 25},
+                        {2, 1, 40, 45, 34.0f, 25}, {2, 2, 7, 70, 5.0f, 9}, {1, 1, 33, 29, 1.0f, 3}};
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> unit(0.0f, 1.0f);
   const int threads = digitnet::getThreads();

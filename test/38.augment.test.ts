@@ -5,19 +5,21 @@
  * in training, `fit({ augment })`: it changes the trajectory, never evaluation or prediction,
  * resumes bit for bit, and `digitnet train --augment` runs end to end.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Backend } from '../lib/backend/contract';
-import { getBackend } from '../lib/backend';
 import { hash32 } from '../lib/core/random';
-import { describeEachBackend, describeNativeVsTs } from './backends';
+import { Network, type NetworkOptions } from '../lib/model/network';
+import { AUGMENT_DEFAULTS, augmentImages, gaussianTaps, resolveAugment } from '../lib/train/augment';
+import type { EpochRecord } from '../lib/train/types';
+import { describeBackends, describeEachBackend, describeNativeVsTs } from './backends';
+import { randomData } from './network-gradients';
 import { expectIdentical, randomF32, rng } from './reference';
+import { differences } from './weights';
 
-/** Normalized Gaussian taps of radius ceil(3 sigma), as lib/train/augment.ts makes them. */
-function gaussian(sigma: number): Float32Array {
-  const radius = Math.ceil(3 * sigma);
-  const taps = Array.from({ length: 2 * radius + 1 }, (_, k) => Math.exp(-((k - radius) ** 2) / (2 * sigma * sigma)));
-  const sum = taps.reduce((a, b) => a + b, 0);
-  return Float32Array.from(taps, (t) => t / sum);
-}
+const gaussian = gaussianTaps;
 
 const IDENTITY = [1, 0, 0, 1, 0, 0];
 
@@ -165,5 +167,142 @@ describeEachBackend('augment: what the maps do', (B) => {
     // Image 0 alone gives the same; the counters of image i depend on i, so image 2 alone does not.
     expectIdentical(run(B, 1, 1, 10, 10, x.subarray(0, 100), maps.subarray(0, 6), 5, 10, gaussian(1)), all.subarray(0, 100));
     expect(Array.from(run(B, 4, 1, 10, 10, x, maps, 6, 10, gaussian(1)))).not.toEqual(Array.from(all));
+  });
+});
+
+describe('augment options', () => {
+  test('true is the MNIST defaults; an object replaces the fields it names; false and undefined are off', () => {
+    expect(resolveAugment(true)).toEqual({ shift: 2, rotate: 12, scale: [0.9, 1.1], shear: 0.15, elastic: { alpha: 34, sigma: 4 } });
+    expect(resolveAugment(true)).toEqual(AUGMENT_DEFAULTS);
+    expect(resolveAugment({ rotate: 5, scale: 0.2, elastic: false })).toEqual({ shift: 2, rotate: 5, scale: [0.8, 1.2], shear: 0.15, elastic: false });
+    expect(resolveAugment({ scale: [1, 1.3], elastic: { sigma: 3 } })).toEqual({ ...AUGMENT_DEFAULTS, scale: [1, 1.3], elastic: { alpha: 34, sigma: 3 } });
+    expect(resolveAugment(false)).toBeUndefined();
+    expect(resolveAugment(undefined)).toBeUndefined();
+  });
+
+  test('Gaussian taps: radius ceil(3 sigma), normalized, symmetric; sigma 0 is one tap', () => {
+    const taps = gaussianTaps(4);
+    expect(taps.length).toBe(25);
+    expect(taps.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    expect(taps[0]).toBe(taps[24]);
+    expect(Array.from(gaussianTaps(0))).toEqual([1]);
+  });
+
+  const bad: [string, unknown, string, string][] = [
+    ['a string', 'yes', 'TypeError', 'fit: augment must be true, false or an options object, got "yes"'],
+    ['an unknown field', { rotation: 5 }, 'RangeError', "fit: augment has no option 'rotation' (options: shift, rotate, scale, shear, elastic)"],
+    ['a negative shift', { shift: -1 }, 'RangeError', 'fit: augment.shift must be a number in [0, 1000000], got -1'],
+    ['rotate beyond 180', { rotate: 200 }, 'RangeError', 'fit: augment.rotate must be a number in [0, 180], got 200'],
+    ['shear NaN', { shear: NaN }, 'RangeError', 'fit: augment.shear must be a number in [0, 10], got NaN'],
+    ['a scale range upside down', { scale: [1.2, 0.8] }, 'RangeError', 'fit: augment.scale must be [min, max] with 0 < min <= max <= 100, or a number in [0, 1), got [1.2,0.8]'],
+    ['a relative scale of 1', { scale: 1 }, 'RangeError', 'fit: augment.scale as a number is the largest relative change, in [0, 1), got 1'],
+    ['elastic true', { elastic: true }, 'TypeError', 'fit: augment.elastic must be false or { alpha, sigma }, got true'],
+    ['an elastic field it lacks', { elastic: { alpha: 3, size: 2 } }, 'RangeError', "fit: augment.elastic has no option 'size' (options: alpha, sigma)"],
+    ['sigma 40', { elastic: { sigma: 40 } }, 'RangeError', 'fit: augment.elastic.sigma must be a number in [0, 32], got 40'],
+  ];
+  test.each(bad)('%s is refused by fit, naming the field', async (_, augment, name, message) => {
+    const net = Network.create({ input: [1, 6, 6], layers: [{ units: 3 }], backend: 'ts' });
+    await expect(net.fit(randomData(8, [1, 6, 6], 3, 1), { epochs: 1, augment: augment as never })).rejects.toMatchObject({ name, message });
+  });
+
+  test('samples without an image shape are refused before training', async () => {
+    const net = Network.create({ input: 12, layers: [{ units: 3 }], backend: 'ts' });
+    const before = net.params.slice();
+    await expect(net.fit(randomData(8, [12], 3, 1), { epochs: 1, augment: true })).rejects.toThrow(
+      "fit: augment needs image-shaped samples ([channels, height, width]); the network takes [12] and the dataset's samples are [12]",
+    );
+    expect(differences(net.params, before).count).toBe(0);
+  });
+});
+
+describeNativeVsTs('augmentImages: the same augmented digits on both backends', (native, ts) => {
+  test('defaults, a seed: identical bits; another seed: other images', () => {
+    const x = randomF32(16 * 784, 3, 0, 1);
+    const a = augmentImages(native, x, 16, [1, 28, 28], true, 5);
+    expectIdentical(a, augmentImages(ts, x, 16, [1, 28, 28], true, 5));
+    expect(differences(a, augmentImages(native, x, 16, [1, 28, 28], true, 6)).count).toBeGreaterThan(1000);
+  });
+});
+
+describeBackends('fit with augment on the %s backend', (backend) => {
+  const options: NetworkOptions = {
+    input: [1, 10, 10],
+    seed: 3,
+    backend,
+    layers: [
+      { type: 'conv2d', filters: 3, kernel: 3, activation: 'relu' },
+      { type: 'maxpool2d', size: 2 },
+      { type: 'dropout', rate: 0.2 },
+      { units: 3 },
+    ],
+  };
+  const data = randomData(96, [1, 10, 10], 3, 8);
+  const validation = randomData(40, [1, 10, 10], 3, 9);
+  const fitOptions = { batchSize: 16, seed: 7, epochs: 2 };
+
+  test('changes the training trajectory, reports its time, and leaves validation, evaluate and predict unaugmented', async () => {
+    const plain = Network.create(options);
+    const plainHistory = await plain.fit(data, { ...fitOptions, validation });
+    const augmented = Network.create(options);
+    const history = await augmented.fit(data, { ...fitOptions, validation, augment: { shift: 1, rotate: 20, elastic: { alpha: 8, sigma: 2 } } });
+    expect(differences(augmented.params, plain.params).count).toBeGreaterThan(augmented.params.length / 2);
+    expect(history.epochs[0].loss).not.toBe(plainHistory.epochs[0].loss);
+    for (const record of history.epochs) expect(record.augmentSeconds).toBeGreaterThanOrEqual(0);
+    expect(history.epochs[0].augmentSeconds!).toBeLessThanOrEqual(history.epochs[0].seconds);
+    expect(plainHistory.epochs.every((record: EpochRecord) => record.augmentSeconds === undefined)).toBe(true);
+    // Validation in fit saw the images as they are: evaluate (which never augments) agrees exactly.
+    const last = history.epochs[history.epochs.length - 1];
+    const evaluation = augmented.evaluate(validation);
+    expect([evaluation.loss, evaluation.accuracy]).toEqual([last.valLoss, last.valAccuracy]);
+    // And a copy of the weights, never trained with augment, evaluates and predicts the same.
+    const copy = Network.create(options);
+    copy.assign(new Map(Object.entries(augmented.tensors())));
+    expect(copy.evaluate(validation)).toEqual(evaluation);
+    const inputs = validation.inputs as Float32Array;
+    expect(Array.from(copy.predict(inputs, 40).probabilities)).toEqual(Array.from(augmented.predict(inputs, 40).probabilities));
+  });
+
+  test('a resumed run augments as an uninterrupted one: the same weights, bit for bit; a changed setting is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'digitnet-augment-'));
+    try {
+      const augment = { rotate: 15, elastic: { alpha: 10, sigma: 1.5 } };
+      const straight = Network.create(options);
+      await straight.fit(data, { ...fitOptions, epochs: 3, augment });
+      const first = Network.create(options);
+      await first.fit(data, { ...fitOptions, epochs: 2, augment, checkpoint: join(dir, 'ckpt.safetensors') });
+      const resumed = Network.create({ ...options, seed: 99 });
+      await resumed.fit(data, { ...fitOptions, epochs: 3, augment, resume: join(dir, 'ckpt.safetensors') });
+      expect(differences(resumed.params, straight.params)).toEqual({ count: 0, first: -1 });
+
+      const other = Network.create(options);
+      await expect(other.fit(data, { ...fitOptions, epochs: 3, augment: { ...augment, rotate: 10 }, resume: join(dir, 'ckpt.safetensors') }))
+        .rejects.toThrow(/cannot resume: the checkpoint was trained with augment \{.*"rotate":15.*\}, this fit has \{.*"rotate":10.*\}/);
+      await expect(other.fit(data, { ...fitOptions, epochs: 3, resume: join(dir, 'ckpt.safetensors') }))
+        .rejects.toThrow(/cannot resume: the checkpoint was trained with augment \{.*\}, this fit has unset/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('digitnet train --augment', () => {
+  const CLI = resolve(__dirname, '..', 'dist', 'cli', 'main.js');
+  const digitnet = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, DIGITNET_DEBUG: '' } });
+
+  test('trains on augmented MNIST and reports the augmentation\'s time per epoch and in all', () => {
+    const run = digitnet('train', '--augment', '--limit', '2000', '--epochs', '2', '--layers', '32', '--json');
+    expect(run.stderr).toMatch(/augmenting the training images/);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toMatch(/epoch 1\/2: loss .*, \d+\.\d\d s \(augment \d+\.\d\d s\)/);
+    const result = JSON.parse(run.stdout);
+    expect(result.history[1].augmentSeconds).toBeGreaterThan(0);
+    expect(result.augmentSeconds).toBeCloseTo(result.history[0].augmentSeconds + result.history[1].augmentSeconds, 9);
+    expect(result.testAccuracy).toBeGreaterThan(0.6);
+  });
+
+  test('--help describes it', () => {
+    const run = digitnet('train', '--help');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/--augment +augment the training images: random shift \(2 px\), rotation \(12 degrees\)/);
   });
 });

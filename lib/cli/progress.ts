@@ -37,7 +37,8 @@ export class Progress {
     const val = record.valAccuracy === undefined ? '' : `, test accuracy ${(100 * record.valAccuracy).toFixed(2)}%`;
     const line =
       `epoch ${record.epoch}/${this.epochs}: loss ${record.loss.toFixed(4)}, accuracy ${(100 * record.accuracy).toFixed(2)}%` +
-      `${val}, ${record.seconds.toFixed(2)} s`;
+      `${val}, ${record.seconds.toFixed(2)} s` +
+      (record.augmentSeconds === undefined ? '' : ` (augment ${record.augmentSeconds.toFixed(2)} s)`);
     this.stream.write(this.live ? `\r${line}\x1b[K\n` : `${line}\n`);
     this.epochStart = performance.now();
   }

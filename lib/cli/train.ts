@@ -32,6 +32,9 @@ Options:
   --seed N              seed of weights and shuffles (default 1)
   --limit N             train on the first N training images only
   --target ACC          stop once test accuracy reaches ACC (e.g. 0.98)
+  --augment             augment the training images: random shift (2 px), rotation (12 degrees), scale
+                        (0.9-1.1), shear (0.15) and elastic distortion (alpha 34, sigma 4), drawn
+                        afresh every step from the seed; the epoch lines report its time
   --out FILE            save the trained model (safetensors); after Ctrl-C, the model trained so far
   --checkpoint FILE     save weights and training state after every epoch (also loads as a model)
   --resume FILE         continue from a checkpoint (same network and options; --epochs may grow)
@@ -57,6 +60,7 @@ model trained so far and exits 0 with "stopped": "aborted". A second Ctrl-C quit
     out: { type: 'string' },
     checkpoint: { type: 'string' },
     resume: { type: 'string' },
+    augment: { type: 'boolean' },
   },
 };
 
@@ -75,6 +79,7 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
   const out = stringOption(values, 'out');
   const checkpoint = stringOption(values, 'checkpoint');
   const resume = stringOption(values, 'resume');
+  const augment = values.augment === true;
 
   const backend = getBackend(choiceOption(values, 'backend', ['native', 'ts'] as const));
   const threads = intOption(values, 'threads', 1, 1024);
@@ -89,7 +94,7 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
     backend,
   });
   const progress = new Progress(process.stderr, fitOptions.epochs ?? 10);
-  process.stderr.write(`digitnet: training ${net.architecture} (${presetName} preset) on ${displayPath(dir)} with the ${backend.name} backend, ${backend.getThreads()} thread(s)\n`);
+  process.stderr.write(`digitnet: training ${net.architecture} (${presetName} preset) on ${displayPath(dir)} with the ${backend.name} backend, ${backend.getThreads()} thread(s)${augment ? ', augmenting the training images' : ''}\n`);
   const interrupt = new AbortController();
   const onSigint = () => {
     if (interrupt.signal.aborted) process.exit(130);
@@ -107,6 +112,7 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
       targetAccuracy: target,
       checkpoint,
       resume,
+      ...(augment ? { augment: true } : {}),
       signal: interrupt.signal,
       onBatch: (info) => progress.batch(info),
       onEpoch: (record) => progress.epoch(record),
@@ -132,12 +138,14 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
     steps: history.steps,
     trainSeconds: history.seconds,
     stopped: history.stopped,
+    ...(augment ? { augmentSeconds: history.epochs.reduce((sum, e) => sum + (e.augmentSeconds ?? 0), 0) } : {}),
     history: history.epochs,
     ...(out ? { out } : {}),
   };
   const text =
     `test accuracy ${(100 * final.accuracy).toFixed(2)}% (loss ${final.loss.toFixed(4)}) after ${history.epochs.length} epoch(s), ` +
     `${history.steps} steps, ${history.seconds.toFixed(1)} s on ${backend.name} (${backend.getThreads()} thread(s))` +
+    (augment ? `, augmentation ${history.epochs.reduce((sum, e) => sum + (e.augmentSeconds ?? 0), 0).toFixed(2)} s of it` : '') +
     (out ? `; model saved to ${out}` : '');
   return json ? { json: result } : { text };
 }

@@ -36,6 +36,7 @@ function resumeOptions(plan: FitPlan): Record<string, unknown> {
     limit: plan.limit ?? 'all',
     // Only when set, so that checkpoints written before the option existed still resume.
     ...(plan.validationSplit !== undefined ? { validationSplit: plan.validationSplit } : {}),
+    ...(plan.augment !== undefined ? { augment: plan.augment } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import { getBackend, nativeAvailable } from '../backend';
 import { splitDataset, type Dataset } from '../core/dataset';
 import { checkSeed } from '../core/random';
 import { MAX_CHUNK_ROWS, type Network } from '../model/network';
+import { augmentShape, resolveAugment } from './augment';
 import { loadCheckpoint } from './checkpoint-state';
 import { trainLoop } from './loop';
 import { checkOptimizer, checkSchedule } from './optimizers';
@@ -25,6 +26,7 @@ export async function fit(net: Network, train: Dataset, options: FitOptions = {}
   // Checked here, so that a split that leaves no sample fails before a worker starts; the loop splits.
   const training = plan.validationSplit === undefined ? train : splitDataset(train, plan.validationSplit, 'fit').train;
   checkWholeBatch(net, Math.min(plan.batchSize, plan.limit ?? Infinity, training.count));
+  if (plan.augment) augmentShape(net.inputShape, train.shape);
   const data: TrainingData = { train, validation: options.validation };
   const backend = builtinBackendName(net.backend);
   net.training = true;
@@ -49,6 +51,7 @@ function resolveOptions(options: FitOptions): FitPlan {
     validationSplit: options.validationSplit,
     targetAccuracy: options.targetAccuracy,
     checkpoint: options.checkpoint,
+    augment: resolveAugment(options.augment),
   };
   if (!Number.isInteger(o.epochs) || o.epochs < 0) throw new RangeError(`fit: epochs must be an integer >= 0, got ${o.epochs}`);
   if (!(o.batchSize >= 1) || !(Number.isInteger(o.batchSize) || o.batchSize === Infinity)) {

@@ -2,6 +2,7 @@ import { argmax, sequence } from '../core/arrays';
 import { splitDataset } from '../core/dataset';
 import { hash32, Random } from '../core/random';
 import { MAX_CHUNK_ROWS, type Network } from '../model/network';
+import { Augmenter, augmentKey, augmentShape } from './augment';
 import { writeCheckpoint } from './checkpoint-state';
 import { Optimizer, scheduledRate } from './optimizers';
 import type { BatchInfo, EpochRecord, FitPlan, History, TrainingData, TrainingState } from './types';
@@ -30,6 +31,8 @@ export async function trainLoop(net: Network, data: TrainingData, plan: FitPlan,
   const classes = net.classes;
   const history: History = { epochs: [], steps: 0, seconds: 0, stopped: 'completed' };
   if (start) resumeState(start, plan, rng, order, optimizer, history);
+  // Augmentation (training inputs only): in place in the workspace, after loadBatch, before forward.
+  const augmenter = plan.augment && new Augmenter(plan.augment, augmentShape(net.inputShape, train.shape), Math.min(batchSize, MAX_CHUNK_ROWS));
 
   for (let epoch = start?.epoch ?? 0; epoch < plan.epochs && history.stopped === 'completed'; epoch++) {
     const epochStart = performance.now();
@@ -52,8 +55,10 @@ export async function trainLoop(net: Network, data: TrainingData, plan: FitPlan,
       for (let offset = 0; offset < rows; offset += MAX_CHUNK_ROWS) {
         const chunk = Math.min(MAX_CHUNK_ROWS, rows - offset);
         const ws = net.loadBatch(train, order, first + offset, chunk);
-        // Every chunk of every step draws its own dropout masks, a function of seed, step and offset alone.
-        net.forward(chunk, ws.acts[0], { training: true, noise: hash32(hash32(plan.seed, history.steps), offset) });
+        // Every chunk of every step draws its own dropout masks and augmentation, a function of seed, step and offset alone.
+        const noise = hash32(hash32(plan.seed, history.steps), offset);
+        if (augmenter) augmenter.apply(net.backend, chunk, ws.acts[0], augmentKey(noise));
+        net.forward(chunk, ws.acts[0], { training: true, noise });
         batchLoss += net.loss(chunk, scale);
         const probs = ws.acts[net.layers.length];
         for (let r = 0; r < chunk; r++) if (argmax(probs, r * classes, classes) === ws.labels[r]) batchCorrect++;
@@ -76,6 +81,7 @@ export async function trainLoop(net: Network, data: TrainingData, plan: FitPlan,
     if (batch === 0) break; // aborted before the epoch's first step: no record
     const seen = Math.min(count, batch * batchSize);
     const record: EpochRecord = { epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, seconds: (performance.now() - epochStart) / 1000, lr };
+    if (augmenter) record.augmentSeconds = augmenter.takeSeconds();
     if (validation) {
       const val = net.evaluate(validation);
       record.valLoss = val.loss;

@@ -4,6 +4,7 @@
  * name them without importing the code.
  */
 import type { Dataset } from '../core/dataset';
+import type { AugmentOptions, AugmentPlan } from './augment';
 import type { OptimizerSpec, ScheduleSpec } from './optimizers';
 
 /** Options of `Network.fit`. */
@@ -33,6 +34,16 @@ export interface FitOptions {
   validationSplit?: number;
   /** Stop once validation accuracy reaches this fraction (needs `validation`). */
   targetAccuracy?: number;
+  /**
+   * Augment the training images: every image of every step passes through a random affine map
+   * (shift, rotation, scale, shear) and an elastic distortion, drawn from the seed, the step and
+   * the image's place in it (so a resumed run augments as an uninterrupted one, on either
+   * backend). `true` takes the defaults (`AUGMENT_DEFAULTS`: 2 px, 12 degrees, 0.9-1.1, shear
+   * 0.15, elastic alpha 34 sigma 4); an object's fields replace them (0 or `elastic: false` turns
+   * a part off). Needs image-shaped samples ([c, h, w]). Validation, `evaluate` and `predict`
+   * never augment. Default off.
+   */
+  augment?: boolean | AugmentOptions;
   /**
    * Progress, on the calling thread. Training in a worker (the 'native' and 'ts' backends) reports
    * the latest step at most every 50 ms; training on the calling thread reports every step.
@@ -78,6 +89,8 @@ export interface EpochRecord {
   valAccuracy?: number;
   /** Seconds spent training in this epoch (validation excluded). */
   seconds: number;
+  /** Of `seconds`, those spent augmenting the training images (with `augment` only). */
+  augmentSeconds?: number;
   lr: number;
 }
 
@@ -108,6 +121,8 @@ export interface FitPlan {
   validationSplit?: number;
   targetAccuracy?: number;
   checkpoint?: string;
+  /** The augmentation, checked and completed; undefined when off. */
+  augment?: AugmentPlan;
 }
 
 /** The sets a fit was given: `validationSplit`, if any, is applied by the loop (after the worker shares `train` whole). */

@@ -14,6 +14,8 @@ export type { DropoutSpec, DropoutConfig } from './layers/dropout';
 export type { FlattenSpec, FlattenConfig } from './layers/flatten';
 export type { OptimizerSpec, ScheduleSpec } from './train/optimizers';
 export type { FitOptions, BatchInfo, EpochRecord, History } from './train/types';
+export { AUGMENT_DEFAULTS, augmentImages } from './train/augment';
+export type { AugmentOptions, AugmentImagesOptions } from './train/augment';
 export { PRESETS } from './train/presets';
 export type { Preset, PresetName } from './train/presets';
 export { PIXEL_SCALE } from './core/dataset';

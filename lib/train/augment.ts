@@ -7,9 +7,11 @@
  * noise), so a resumed run augments exactly as an uninterrupted one, and both backends see the
  * same maps (the sines, cosines and Gaussian taps are computed here, once, in JavaScript).
  */
-import type { Backend } from '../backend/contract';
-import { hash32, Random } from '../core/random';
+import { getBackend } from '../backend';
+import type { Backend, BackendName } from '../backend/contract';
+import { checkSeed, hash32, Random } from '../core/random';
 import { formatShape, type Shape } from '../core/shape';
+import { MAX_CHUNK_ROWS } from '../model/network';
 
 /** What `fit({ augment })` takes; every field is optional and defaults to the MNIST values below. */
 export interface AugmentOptions {
@@ -220,20 +222,37 @@ export class Augmenter {
   }
 }
 
+/** Options of `augmentImages`. */
+export interface AugmentImagesOptions {
+  /** The augmentation (default `true`: `AUGMENT_DEFAULTS`). */
+  augment?: true | AugmentOptions;
+  /** As fit's seed (default 1): the images come out as the first chunk of fit's first step would draw them. */
+  seed?: number;
+  /** The backend that runs the kernel (default: the default backend); both give the same bits. */
+  backend?: Backend | BackendName;
+}
+
 /**
- * Augmented copies of `count` images of `shape` ([c, h, w]) as training would draw them for
- * `seed`, for looking at what an `augment` setting does: Float32Array values, scaled as the input.
+ * Augmented copies of the first `count` images of `shape` ([c, h, w]) in `images` (floats, scaled
+ * as the network's input), drawn as `fit({ augment, seed })` draws the first chunk of its first
+ * step: for looking at what a setting does to the data. Returns a new Float32Array.
  */
-export function augmentImages(
-  backend: Backend, images: Float32Array, count: number, shape: Shape, options: AugmentOptions | true = true, seed = 1,
-): Float32Array {
-  const plan = resolveAugment(options, 'augmentImages');
-  const [c, h, w] = augmentShape(shape, shape, 'augmentImages');
+export function augmentImages(images: Float32Array, count: number, shape: Shape, options: AugmentImagesOptions = {}): Float32Array {
+  const where = 'augmentImages';
+  const plan = resolveAugment(options.augment ?? true, where) as AugmentPlan;
+  const [c, h, w] = augmentShape(shape, shape, where);
   const size = c * h * w;
-  if (!Number.isInteger(count) || count < 0 || images.length < count * size) {
-    throw new RangeError(`augmentImages: images has ${images.length} values, needs count (${count}) x ${size}`);
+  if (!Number.isInteger(count) || count < 0) throw new RangeError(`${where}: count must be an integer >= 0, got ${count}`);
+  if (!(images instanceof Float32Array) || images.length < count * size) {
+    throw new RangeError(`${where}: images must be a Float32Array of at least count x ${size} = ${count * size} values`);
   }
+  const seed = checkSeed(options.seed ?? 1, where);
+  const backend = typeof options.backend === 'object' ? options.backend : getBackend(options.backend);
   const x = images.slice(0, count * size);
-  if (plan && count > 0) new Augmenter(plan, [c, h, w], count).apply(backend, count, x, augmentKey(hash32(seed, 0)));
+  for (let offset = 0; offset < count; offset += MAX_CHUNK_ROWS) {
+    // Chunks of fit's size, keyed as fit keys them (step 0).
+    const rows = Math.min(MAX_CHUNK_ROWS, count - offset);
+    new Augmenter(plan, [c, h, w], rows).apply(backend, rows, x.subarray(offset * size), augmentKey(hash32(hash32(seed, 0), offset)));
+  }
   return x;
 }

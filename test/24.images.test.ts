@@ -524,6 +524,15 @@ describe('preprocessImage: MNIST-style 28x28', () => {
     for (let y = 6; y <= 22; y++) expect([13, 14, 15].map((x) => bold[y * 28 + x])).toEqual([1, 1, 1]);
   });
 
+  test('a ballpoint-thin 7 is widened to MNIST\'s thinnest strokes, still centred and 20 px', () => {
+    const thin = preprocessImage({ width: W, height: H, data: paint(draw(W, H, SEVEN, 0.015), 0, 255) });
+    expectMnistLike(thin);
+    // Unwidened, its strokes would be a third of a pixel wide: one pixel at most half ink, not 60.
+    const halfInk = (image: Float32Array) => image.filter((v) => v >= 0.5).length;
+    expect(halfInk(thin)).toBeGreaterThan(0.8 * halfInk(reference));
+    expect(meanDifference(thin, reference)).toBeLessThan(0.05);
+  });
+
   test('an image larger than the working size (1120x1400) is averaged down first, same result', () => {
     // The reference page enlarged 7x by repeating pixels: drawing it anew would cost more than the test.
     const small = paint(seven, 0, 255);

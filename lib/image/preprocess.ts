@@ -2,6 +2,7 @@ import { inkMap, type Polarity } from './background';
 import { greyOnPaper } from './grey';
 import { findInk } from './ink';
 import { placeDigit } from './place';
+import { thickenStrokes } from './stroke';
 import { checkPixels, type PixelImage } from './pixels';
 
 export type { Polarity } from './background';
@@ -33,7 +34,9 @@ const POLARITIES: readonly (Polarity | 'auto')[] = ['auto', 'dark-on-light', 'li
  *    of the paper around it, which removes lighting gradients and shadows.
  * 3. strokes (ink.ts): Otsu's threshold on the ink map tells strokes from paper texture and JPEG
  *    noise, specks are dropped, and the strokes keep their soft, anti-aliased values.
- * 4. placement (place.ts): the strokes' box scaled to 20 pixels (area averaging when shrinking,
+ * 4. stroke width (stroke.ts): strokes that would be thinner than MNIST's thinnest (a ballpoint
+ *    pen's) are widened to it, since a network trained on MNIST misreads them.
+ * 5. placement (place.ts): the strokes' box scaled to 20 pixels (area averaging when shrinking,
  *    bilinear when enlarging) and the centre of mass put at MNIST's, in one resampling.
  *
  * An image with no ink throws an ImageError (an all-zero input would still get a confident,
@@ -45,5 +48,6 @@ export function preprocessImage(input: PixelImage, options: PreprocessOptions = 
   if (!POLARITIES.includes(polarity)) throw new RangeError(`preprocessImage: polarity must be one of ${POLARITIES.map((p) => `'${p}'`).join(', ')}, got ${String(polarity)}`);
   const grey = greyOnPaper(checkPixels(input, source));
   const ink = inkMap(grey, polarity);
-  return placeDigit(findInk(ink, grey.width, grey.height, source), grey.width, grey.height);
+  const strokes = thickenStrokes(findInk(ink, grey.width, grey.height, source), grey.width, grey.height);
+  return placeDigit(strokes, grey.width, grey.height);
 }

@@ -159,7 +159,7 @@ void imageByDefinition(const Plan& p, size_t i, const float* x, float* y, const 
 #endif
 
 // out[px] = sum over k < count of taps[k] * in[k * stride + px], for px < len: each sum from 0,
-// in ascending k. Sixteen, eight or four outputs at a time stay in registers across the taps.
+// in ascending k (tapSums, below, runs it sixteen, eight or four outputs at a time in registers).
 template <size_t kLanes>
 DIGITNET_INLINE void tapBlock(const float* in, size_t stride, const float* taps, size_t count, float* out) {
   float acc[kLanes] = {};
@@ -171,13 +171,46 @@ DIGITNET_INLINE void tapBlock(const float* in, size_t stride, const float* taps,
   for (size_t j = 0; j < kLanes; ++j) out[j] = acc[j];
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+// Four lanes of GCC / Clang's portable vectors (SSE2, NEON, or scalar code where there are none):
+// the same float products and sums lane by lane.
+typedef float Float4 __attribute__((vector_size(16)));
+
+DIGITNET_INLINE Float4 load4(const float* p) {
+  Float4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// tapBlock<4 kVectors> in kVectors vector registers.
+template <size_t kVectors>
+DIGITNET_INLINE void tapBlockVectors(const float* in, size_t stride, const float* taps, size_t count, float* out) {
+  Float4 acc[kVectors];
+  for (size_t v = 0; v < kVectors; ++v) acc[v] = Float4{0.0f, 0.0f, 0.0f, 0.0f};
+  for (size_t k = 0; k < count; ++k) {
+    const float t = taps[k];
+    const Float4 b = {t, t, t, t};
+    const float* src = in + k * stride;
+    for (size_t v = 0; v < kVectors; ++v) acc[v] = acc[v] + b * load4(src + 4 * v);
+  }
+  std::memcpy(out, acc, sizeof acc);
+}
+
+DIGITNET_INLINE void tapSums(const float* in, size_t stride, const float* taps, size_t count, size_t len, float* out) {
+  size_t px = 0;
+  for (; px + 16 <= len; px += 16) tapBlockVectors<4>(in + px, stride, taps, count, out + px);
+  for (; px + 8 <= len; px += 8) tapBlockVectors<2>(in + px, stride, taps, count, out + px);
+  for (; px + 4 <= len; px += 4) tapBlockVectors<1>(in + px, stride, taps, count, out + px);
+  for (; px < len; ++px) tapBlock<1>(in + px, stride, taps, count, out + px);
+}
+#else
 DIGITNET_INLINE void tapSums(const float* in, size_t stride, const float* taps, size_t count, size_t len, float* out) {
   size_t px = 0;
   for (; px + 16 <= len; px += 16) tapBlock<16>(in + px, stride, taps, count, out + px);
-  for (; px + 8 <= len; px += 8) tapBlock<8>(in + px, stride, taps, count, out + px);
   for (; px + 4 <= len; px += 4) tapBlock<4>(in + px, stride, taps, count, out + px);
   for (; px < len; ++px) tapBlock<1>(in + px, stride, taps, count, out + px);
 }
+#endif
 
 #if defined(DIGITNET_AUGMENT_X86)
 // tapSums with AVX2 registers: 32, 8 or 4 outputs at a time, the same products and sums in the

@@ -233,9 +233,27 @@ describe('decodeImage: refusals name the file and the problem', () => {
     expect(error.message).toMatch(/^half\.jpg: truncated JPEG: /);
   });
 
+  test('flipped bytes in the middle of a JPEG\'s image data: corrupt', () => {
+    const data = new Uint8Array(64 * 64 * 4).map((_, i) => (i * 31) % 256);
+    const file = Buffer.from(jpeg.encode({ width: 64, height: 64, data }, 75).data);
+    const middle = (file.indexOf(Buffer.of(0xff, 0xda)) + file.length) >> 1;
+    for (let i = 0; i < 16; i++) file[middle + i] ^= 0x5a;
+    expect(() => decodeImage(file, 'flipped.jpg')).toThrow(/^flipped\.jpg: corrupt JPEG: /);
+  });
+
+  test('a lossless or arithmetic-coded JPEG is unsupported, said before decoding', () => {
+    const file = Buffer.from(jpeg.encode({ width: 8, height: 8, data: new Uint8Array(256) }, 75).data);
+    file[file.indexOf(Buffer.of(0xff, 0xc0)) + 1] = 0xc3;
+    expect(() => decodeImage(file, 'lossless.jpg')).toThrow(/^lossless\.jpg: unsupported JPEG: frame type 0xffc3 \(lossless or arithmetic coding\)/);
+  });
+
   test('a JPEG cut inside its headers is truncated', () => {
     const file = jpeg.encode({ width: 8, height: 8, data: new Uint8Array(256) }, 75).data;
     expect(() => decodeImage(file.subarray(0, 30), 'head.jpg')).toThrow(/^head\.jpg: truncated JPEG: /);
+  });
+
+  test('bytes that are not a Uint8Array are a TypeError', () => {
+    expect(() => decodeImage(new ArrayBuffer(8) as never, 'a.png')).toThrow(new TypeError("decodeImage: a.png: the file's bytes must be a Uint8Array or Buffer, got ArrayBuffer"));
   });
 
   test('not an image: text, GIF, empty, random bytes', () => {

@@ -2,6 +2,7 @@ import { promises as fs } from 'fs';
 import * as zlib from 'zlib';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { typeTag } from '../core/dataset';
 import { ImageError } from '../core/errors';
 import type { RgbaImage } from './pixels';
 import { checkJpegComplete, readJpegFrame } from './jpeg-layout';
@@ -21,6 +22,7 @@ export const MAX_IMAGE_PIXELS = 50_000_000;
 
 /** Decodes a PNG or JPEG file's bytes (recognised by content, not by name) into 8-bit RGBA; `source` names it in errors. */
 export function decodeImage(bytes: Uint8Array, source: string): RgbaImage {
+  if (typeTag(bytes) !== 'Uint8Array') throw new TypeError(`decodeImage: ${source}: the file's bytes must be a Uint8Array or Buffer, got ${typeTag(bytes)}`);
   if (isPng(bytes)) return decodePng(bytes, source);
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return decodeJpeg(bytes, source);
   throw new ImageError(source, `not a PNG or JPEG image: ${describe(bytes)}`);
@@ -86,7 +88,9 @@ function decodeJpeg(bytes: Uint8Array, source: string): RgbaImage {
     });
     return { width, height, data };
   } catch (error) {
-    throw new ImageError(source, `corrupt JPEG: ${(error as Error).message}`, { cause: error });
+    // jpeg-js says "Unsupported ..." for what it cannot read (some CMYK files); anything else is damage.
+    const message = (error as Error).message;
+    throw new ImageError(source, `${/^unsupported/i.test(message) ? 'unsupported' : 'corrupt'} JPEG: ${message}`, { cause: error });
   }
 }
 

@@ -296,6 +296,7 @@ describe('digitnet train --augment', () => {
     expect(run.status).toBe(0);
     expect(run.stderr).toMatch(/epoch 1\/2: loss .*, \d+\.\d\d s \(augment \d+\.\d\d s\)/);
     const result = JSON.parse(run.stdout);
+    expect(result.augment).toEqual({ shift: 2, rotate: 12, scale: [0.9, 1.1], shear: 0.15, elastic: { alpha: 34, sigma: 4 } });
     expect(result.history[1].augmentSeconds).toBeGreaterThan(0);
     expect(result.augmentSeconds).toBeCloseTo(result.history[0].augmentSeconds + result.history[1].augmentSeconds, 9);
     expect(result.testAccuracy).toBeGreaterThan(0.6);

@@ -54,29 +54,34 @@ export function augment(
 
 /**
  * One displacement field: noise value p (p = py * w + px) has counter `first + 2p`; smoothed along
- * rows into tmp, then along columns into out, each sum over the taps whose pixel is inside.
+ * rows into tmp, then along columns into out, each sum over the taps whose pixel is inside. The
+ * loops run tap by tap over a row (each pixel's sum still adds its taps in ascending order), and a
+ * Float32Array store rounds each sum of two floats as Math.fround would.
  */
 function field(salt: number, first: number, h: number, w: number, blur: Float32Array, tmp: Float32Array, out: Float32Array): void {
   const taps = blur.length;
   const r = (taps - 1) / 2;
   // out holds the raw noise first (read by the row pass only).
   for (let p = 0; p < h * w; p++) out[p] = (hashAt(salt, first + 2 * p) >>> 8) * 2 ** -23 - 1;
+  tmp.fill(0, 0, h * w);
   for (let py = 0; py < h; py++) {
     const row = py * w;
-    for (let px = 0; px < w; px++) {
-      const kEnd = Math.min(taps, r - px + w);
-      let sum = 0;
-      for (let k = Math.max(0, r - px); k < kEnd; k++) sum = f(sum + f(blur[k] * out[row + px + k - r]));
-      tmp[row + px] = sum;
+    for (let k = Math.max(0, r - w + 1); k < Math.min(taps, r + w); k++) {
+      // Pixel px reads px + k - r, inside for px in [r - k, w + r - k).
+      const b = blur[k];
+      const from = row + k - r;
+      const pxEnd = Math.min(w, w + r - k);
+      for (let px = Math.max(0, r - k); px < pxEnd; px++) tmp[row + px] += f(b * out[from + px]);
     }
   }
+  out.fill(0, 0, h * w);
   for (let py = 0; py < h; py++) {
-    const kStart = Math.max(0, r - py);
+    const row = py * w;
     const kEnd = Math.min(taps, r - py + h);
-    for (let px = 0; px < w; px++) {
-      let sum = 0;
-      for (let k = kStart; k < kEnd; k++) sum = f(sum + f(blur[k] * tmp[(py + k - r) * w + px]));
-      out[py * w + px] = sum;
+    for (let k = Math.max(0, r - py); k < kEnd; k++) {
+      const b = blur[k];
+      const from = (py + k - r) * w;
+      for (let px = 0; px < w; px++) out[row + px] += f(b * tmp[from + px]);
     }
   }
 }

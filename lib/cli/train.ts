@@ -6,6 +6,7 @@ import type { DenseSpec } from '../layers/dense';
 import type { LayerSpec } from '../layers/registry';
 import { displayPath } from '../core/display-path';
 import { Network } from '../model/network';
+import { AUGMENT_DEFAULTS } from '../train/augment';
 import type { OptimizerSpec } from '../train/optimizers';
 import { PRESETS, type PresetName } from '../train/presets';
 import type { FitOptions } from '../train/types';
@@ -138,7 +139,7 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
     steps: history.steps,
     trainSeconds: history.seconds,
     stopped: history.stopped,
-    ...(augment ? { augmentSeconds: history.epochs.reduce((sum, e) => sum + (e.augmentSeconds ?? 0), 0) } : {}),
+    ...(augment ? { augment: AUGMENT_DEFAULTS, augmentSeconds: history.epochs.reduce((sum, e) => sum + (e.augmentSeconds ?? 0), 0) } : {}),
     history: history.epochs,
     ...(out ? { out } : {}),
   };

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { getBackend } from '../lib/backend';
 import type { Backend } from '../lib/backend/contract';
 import { hash32 } from '../lib/core/random';
 import { Network, type NetworkOptions } from '../lib/model/network';
@@ -203,6 +204,24 @@ describe('augment options', () => {
   test.each(bad)('%s is refused by fit, naming the field', async (_, augment, name, message) => {
     const net = Network.create({ input: [1, 6, 6], layers: [{ units: 3 }], backend: 'ts' });
     await expect(net.fit(randomData(8, [1, 6, 6], 3, 1), { epochs: 1, augment: augment as never })).rejects.toMatchObject({ name, message });
+  });
+
+  test('a custom backend without the augment kernel is refused before training', async () => {
+    const { augment: _kernel, ...rest } = getBackend('ts');
+    const net = Network.create({ input: [1, 6, 6], layers: [{ units: 3 }], backend: rest as Backend });
+    await expect(net.fit(randomData(8, [1, 6, 6], 3, 1), { epochs: 1, augment: true }))
+      .rejects.toThrow("fit: augment needs the backend's augment kernel, which this custom backend object lacks");
+  });
+
+  test('training on the calling thread (a custom backend object) augments as the worker does', async () => {
+    const options: NetworkOptions = { input: [1, 8, 8], seed: 2, layers: [{ units: 6, activation: 'tanh' }, { units: 3 }] };
+    const data = randomData(48, [1, 8, 8], 3, 4);
+    const fitOptions = { epochs: 2, batchSize: 12, seed: 3, augment: true };
+    const inWorker = Network.create({ ...options, backend: 'ts' });
+    await inWorker.fit(data, fitOptions);
+    const onThisThread = Network.create({ ...options, backend: { ...getBackend('ts') } });
+    await onThisThread.fit(data, fitOptions);
+    expect(differences(onThisThread.params, inWorker.params)).toEqual({ count: 0, first: -1 });
   });
 
   test('samples without an image shape are refused before training', async () => {

@@ -26,7 +26,10 @@ export async function fit(net: Network, train: Dataset, options: FitOptions = {}
   // Checked here, so that a split that leaves no sample fails before a worker starts; the loop splits.
   const training = plan.validationSplit === undefined ? train : splitDataset(train, plan.validationSplit, 'fit').train;
   checkWholeBatch(net, Math.min(plan.batchSize, plan.limit ?? Infinity, training.count));
-  if (plan.augment) augmentShape(net.inputShape, train.shape);
+  if (plan.augment) {
+    augmentShape(net.inputShape, train.shape);
+    if (typeof net.backend.augment !== 'function') throw new TypeError("fit: augment needs the backend's augment kernel, which this custom backend object lacks");
+  }
   const data: TrainingData = { train, validation: options.validation };
   const backend = builtinBackendName(net.backend);
   net.training = true;

@@ -15,9 +15,10 @@ const ALLOWED: Record<string, string[]> = {
   layers: ['core', 'backend'],
   io: ['core', 'layers'],
   data: ['core'],
-  model: ['core', 'backend', 'layers', 'io'],
+  image: ['core', 'io'],
+  model: ['core', 'backend', 'layers', 'io', 'image'],
   train: ['core', 'backend', 'layers', 'io', 'model'],
-  cli: ['core', 'backend', 'layers', 'io', 'data', 'model', 'train'],
+  cli: ['core', 'backend', 'layers', 'io', 'data', 'image', 'model', 'train'],
 };
 
 /** Imports against the folder order that are allowed, each with the reason. */

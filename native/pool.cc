@@ -151,6 +151,53 @@ void maxPool2d(const PoolGeometry& g, const float* x, float* y, std::uint32_t* a
   });
 }
 
+#if defined(DIGITNET_POOL_SSE2)
+// dx of one plane when every output q = (oy, ox) with oy < h/2 and ox < w/2 (q's home square: rows
+// 2oy, 2oy+1, columns 2ox, 2ox+1) has its argmax in its home square, as side-by-side 2 x 2 windows
+// give: home squares do not overlap, so each of their positions is the one gradient it holds or 0,
+// written at once, four squares at a time (no zeroing pass, no scatter). Positions outside every
+// home square are zeroed and the outputs outside the home region added by the caller. False, dx
+// partly written, when a value lies outside its home square: the caller redoes the plane.
+bool unpoolHomeSquares(const PoolGeometry& g, const float* dyp, const std::uint32_t* ap, float* dxp) {
+  const size_t rows = std::min(g.oh, g.h / 2), cols = std::min(g.ow, g.w / 2);
+  const __m128i eight = _mm_set1_epi32(8), one = _mm_set1_epi32(1), down = _mm_set1_epi32(static_cast<int>(g.w));
+  for (size_t oy = 0; oy < rows; ++oy) {
+    float* top = dxp + 2 * oy * g.w;
+    float* bottom = top + g.w;
+    const std::uint32_t* at = ap + oy * g.ow;
+    const float* d = dyp + oy * g.ow;
+    const std::uint32_t base = static_cast<std::uint32_t>(2 * oy * g.w);  // < h*w
+    __m128i evens = _mm_add_epi32(_mm_set1_epi32(static_cast<int>(base)), _mm_setr_epi32(0, 2, 4, 6));
+    size_t ox = 0;
+    for (; ox + 4 <= cols; ox += 4, evens = _mm_add_epi32(evens, eight)) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + ox));  // each value read once
+      const __m128 v = _mm_loadu_ps(d + ox);
+      const __m128i lower = _mm_add_epi32(evens, down);
+      const __m128 m[4] = {_mm_castsi128_ps(_mm_cmpeq_epi32(a, evens)), _mm_castsi128_ps(_mm_cmpeq_epi32(a, _mm_add_epi32(evens, one))),
+                           _mm_castsi128_ps(_mm_cmpeq_epi32(a, lower)), _mm_castsi128_ps(_mm_cmpeq_epi32(a, _mm_add_epi32(lower, one)))};
+      if (_mm_movemask_ps(_mm_or_ps(_mm_or_ps(m[0], m[1]), _mm_or_ps(m[2], m[3]))) != 0xF) return false;
+      const __m128 te = _mm_and_ps(m[0], v), to = _mm_and_ps(m[1], v), be = _mm_and_ps(m[2], v), bo = _mm_and_ps(m[3], v);
+      _mm_storeu_ps(top + 2 * ox, _mm_unpacklo_ps(te, to));
+      _mm_storeu_ps(top + 2 * ox + 4, _mm_unpackhi_ps(te, to));
+      _mm_storeu_ps(bottom + 2 * ox, _mm_unpacklo_ps(be, bo));
+      _mm_storeu_ps(bottom + 2 * ox + 4, _mm_unpackhi_ps(be, bo));
+    }
+    for (; ox < cols; ++ox) {
+      const std::uint32_t a = at[ox], home = base + static_cast<std::uint32_t>(2 * ox);
+      if (a != home && a != home + 1 && a != home + g.w && a != home + g.w + 1) return false;
+      top[2 * ox] = a == home ? d[ox] : 0.0f;
+      top[2 * ox + 1] = a == home + 1 ? d[ox] : 0.0f;
+      bottom[2 * ox] = a == home + g.w ? d[ox] : 0.0f;
+      bottom[2 * ox + 1] = a == home + g.w + 1 ? d[ox] : 0.0f;
+    }
+    std::fill(top + 2 * cols, top + g.w, 0.0f);
+    std::fill(bottom + 2 * cols, bottom + g.w, 0.0f);
+  }
+  std::fill(dxp + 2 * rows * g.w, dxp + g.h * g.w, 0.0f);
+  return true;
+}
+#endif
+
 IndexStatus maxPool2dBackward(const PoolGeometry& g, const float* dy, const std::uint32_t* argmax,
                               float* dx) {
   if (g.n == 0 || g.c == 0) return {};
@@ -160,19 +207,34 @@ IndexStatus maxPool2dBackward(const PoolGeometry& g, const float* dy, const std:
   const size_t planes = g.n * g.c;
   IndexStatus firstBad;  // the lowest bad position any block met
   std::mutex firstBadLock;
-  parallel_ranges(planes, planesPerBlock(planes, planes * (plane + out)), 0, [&](size_t first, size_t last) {
-    std::fill(dx + first * plane, dx + last * plane, 0.0f);
-    for (size_t p = first; p < last; ++p) {
-      float* dxp = dx + p * plane;
-      for (size_t q = p * out; q < (p + 1) * out; ++q) {
+  // Outputs [from, to) of plane p added into dx: false (reported) at a value out of range.
+  const auto scatter = [&](size_t p, size_t oy0, size_t oy1, size_t ox0, size_t ox1) {
+    float* dxp = dx + p * plane;
+    for (size_t oy = oy0; oy < oy1; ++oy) {
+      for (size_t q = p * out + oy * g.ow + ox0; q < p * out + oy * g.ow + ox1; ++q) {
         const std::uint32_t at = readOnce(argmax + q);
         if (at >= plane) {
           const std::lock_guard<std::mutex> guard(firstBadLock);
           if (firstBad.ok || q < firstBad.position) firstBad = {false, q, at};
-          return;
+          return false;
         }
         dxp[at] += dy[q];
       }
+    }
+    return true;
+  };
+  parallel_ranges(planes, planesPerBlock(planes, planes * (plane + out)), 0, [&](size_t first, size_t last) {
+    for (size_t p = first; p < last; ++p) {
+#if defined(DIGITNET_POOL_SSE2)
+      if (unpoolHomeSquares(g, dy + p * out, argmax + p * out, dx + p * plane)) {
+        // The outputs outside the home region: rows from h/2 on, and columns from w/2 on above them.
+        const size_t rows = std::min(g.oh, g.h / 2), cols = std::min(g.ow, g.w / 2);
+        if (!scatter(p, 0, rows, cols, g.ow) || !scatter(p, rows, g.oh, 0, g.ow)) return;
+        continue;
+      }
+#endif
+      std::fill(dx + p * plane, dx + (p + 1) * plane, 0.0f);
+      if (!scatter(p, 0, g.oh, 0, g.ow)) return;
     }
   });
   return firstBad;

@@ -74,6 +74,29 @@ describe('digitnet train / eval / predict', () => {
   });
 });
 
+describe('the cnn preset through train, eval, predict, info and resume', () => {
+  test('a convolutional model goes through every command as a dense one does', () => {
+    const model = join(dir, 'cnn.safetensors');
+    const checkpoint = join(dir, 'cnn-checkpoint.safetensors');
+    const trained = digitnet('train', '--preset', 'cnn', '--limit', '2000', '--epochs', '1', '--json', '--out', model, '--checkpoint', checkpoint);
+    expect(trained.status).toBe(0);
+    const result = JSON.parse(trained.stdout);
+    expect(result.network).toBe('1x28x28-conv8k5-pool2-conv12k3-pool2-bn-128-10');
+    expect(result.testAccuracy).toBeGreaterThan(0.8);
+    expect(trained.stderr).toMatch(/epoch 1\/1: loss/);
+
+    const evaluated = JSON.parse(digitnet('eval', '--model', model, '--json').stdout);
+    expect(evaluated.accuracy).toBeCloseTo(result.testAccuracy, 6);
+    const { predictions } = JSON.parse(digitnet('predict', '--model', model, '--index', '0:3', '--json', join(MNIST, 't10k-images-idx3-ubyte')).stdout);
+    expect(predictions.map((p: { label: number }) => p.label)).toEqual([7, 2, 1]);
+    expect(digitnet('info', '--model', model).stdout).toMatch(/4  batchnorm  \[12, 5, 5\] +24/);
+
+    const resumed = digitnet('train', '--preset', 'cnn', '--limit', '2000', '--epochs', '2', '--json', '--resume', checkpoint);
+    expect(resumed.status).toBe(0);
+    expect(JSON.parse(resumed.stdout).history.map((e: { epoch: number }) => e.epoch)).toEqual([1, 2]);
+  });
+});
+
 describe('digitnet errors exit 1 with one line on stderr', () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown command', ['fly'], /unknown command 'fly'/],

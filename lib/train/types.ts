@@ -4,7 +4,6 @@
  * name them without importing the code.
  */
 import type { Dataset } from '../core/dataset';
-import type { AugmentOptions, AugmentPlan } from './augment';
 import type { OptimizerSpec, ScheduleSpec } from './optimizers';
 
 /** Options of `Network.fit`. */
@@ -144,4 +143,31 @@ export interface TrainingState {
   /** The shuffling generator's state after the last completed epoch. */
   rng: number[];
   history: EpochRecord[];
+}
+
+/** What `fit({ augment })` takes; every field is optional and defaults to the MNIST values below. */
+export interface AugmentOptions {
+  /** Largest translation along each axis, in pixels (uniform in [-shift, shift]); default 2. */
+  shift?: number;
+  /** Largest rotation either way, in degrees; default 12. */
+  rotate?: number;
+  /** Scale factor: a range [min, max], or a largest relative change s for [1 - s, 1 + s]; default [0.9, 1.1]. */
+  scale?: number | readonly [number, number];
+  /** Largest horizontal shear factor either way (x moves by shear * y); default 0.15. */
+  shear?: number;
+  /**
+   * Elastic distortion: a uniform(-1, 1) displacement per pixel and axis, smoothed by a Gaussian of
+   * standard deviation `sigma` pixels (truncated at 3 sigma) and scaled by `alpha` pixels; false
+   * for none. Default `{ alpha: 34, sigma: 4 }` (Simard et al.'s values for 28 x 28 digits).
+   */
+  elastic?: { alpha?: number; sigma?: number } | false;
+}
+
+/** `AugmentOptions` checked and completed: what the fit plan (and a checkpoint) records. */
+export interface AugmentPlan {
+  shift: number;
+  rotate: number;
+  scale: [number, number];
+  shear: number;
+  elastic: { alpha: number; sigma: number } | false;
 }

@@ -207,8 +207,10 @@ IndexStatus maxPool2dBackward(const PoolGeometry& g, const float* dy, const std:
   const size_t planes = g.n * g.c;
   IndexStatus firstBad;  // the lowest bad position any block met
   std::mutex firstBadLock;
-  // Outputs [from, to) of plane p added into dx: false (reported) at a value out of range.
+  // Outputs (rows [oy0, oy1), columns [ox0, ox1)) of plane p added into dx: false (reported) at a
+  // value out of range.
   const auto scatter = [&](size_t p, size_t oy0, size_t oy1, size_t ox0, size_t ox1) {
+    if (ox0 >= ox1) return true;  // no columns: oh may be huge when ow is 0
     float* dxp = dx + p * plane;
     for (size_t oy = oy0; oy < oy1; ++oy) {
       for (size_t q = p * out + oy * g.ow + ox0; q < p * out + oy * g.ow + ox1; ++q) {

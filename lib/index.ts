@@ -35,4 +35,6 @@ export { decodeImage, readImage, MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS } from './imag
 export type { PixelImage, RgbaImage } from './image/pixels';
 export { preprocessImage } from './image/preprocess';
 export type { PreprocessOptions, Polarity } from './image/preprocess';
+export type { PixelBox } from './image/segment';
+export type { NumberReading, ReadDigit } from './model/read-number';
 export { encodeInputPng, writeInputPng } from './image/png-write';

@@ -4,6 +4,7 @@ import { doctorCommand } from './doctor';
 import { evalCommand } from './eval';
 import { infoCommand } from './info';
 import { predictCommand } from './predict';
+import { readCommand } from './read';
 import { trainCommand } from './train';
 import { UsageError, type CommandResult } from './options';
 
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<CommandResult>> = {
   train: trainCommand,
   eval: evalCommand,
   predict: predictCommand,
+  read: readCommand,
   info: infoCommand,
   doctor: doctorCommand,
   bench: benchCommand,
@@ -22,7 +24,8 @@ const USAGE = `Usage: digitnet <command> [options]
 Commands:
   train     train a network on MNIST and report its test accuracy
   eval      evaluate a saved model on the MNIST test set
-  predict   classify images from IDX files with a saved model
+  predict   classify digits (PNG and JPEG pictures, IDX files) with a saved model
+  read      read the numbers written in pictures (PNG, JPEG) with a saved model
   info      show a saved model's layers, output shapes and parameter counts
   doctor    show what this installation runs on: backend and where it loaded from, CPU, data
   bench     time the native and TypeScript backends (GEMM and training epochs)
@@ -42,7 +45,9 @@ export async function main(argv: string[]): Promise<number> {
     const result = await command(rest);
     if ('json' in result) process.stdout.write(`${JSON.stringify(result.json)}\n`);
     else process.stdout.write(`${'text' in result ? result.text : result.help}\n`);
-    return 0;
+    const failures = 'help' in result ? [] : (result.failures ?? []);
+    for (const failure of failures) process.stderr.write(`digitnet: ${name}: ${failure}\n`);
+    return failures.length > 0 ? 1 : 0;
   } catch (err) {
     const error = err instanceof Error ? err : new Error(String(err));
     const where = error instanceof UsageError ? '' : `${name}: `;

@@ -1,7 +1,11 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-/** What a command produces: a JSON object (--json), human text, or its help. */
-export type CommandResult = { json: Record<string, unknown> } | { text: string } | { help: string };
+/**
+ * What a command produces: a JSON object (--json), human text, or its help. `failures` are inputs
+ * it could not handle while it went on with the others: each is reported on stderr, and the exit
+ * code is 1.
+ */
+export type CommandResult = ({ json: Record<string, unknown> } | { text: string }) & { failures?: string[] } | { help: string };
 
 /** A mistake in how the command was called: exit 1 with the message, no stack trace. */
 export class UsageError extends Error {

@@ -1,23 +1,42 @@
 import { getBackend } from '../backend';
 import { readIdx } from '../data/idx';
+import { readImage } from '../image/decode';
 import { Network } from '../model/network';
+import { InputSaver, isPictureFile, stem } from './pictures';
 import { choiceOption, parseCommand, stringOption, UsageError, type CommandSpec, type CommandResult } from './options';
 
 const spec: CommandSpec = {
   name: 'predict',
   usage: `Usage: digitnet predict --model FILE [options] INPUT...
 
-Classifies the images of IDX image files (magic 0x0803, raw or .gz) with a saved model.
+Classifies digits with a saved model. An INPUT is a picture of one digit (PNG or JPEG: a photo,
+a scan, a drawing), preprocessed as MNIST's digits were (see the README), or an IDX image file
+(magic 0x0803, raw or .gz) of images the model's size.
 
 Options:
-  --model FILE      a model saved by digitnet train --out (safetensors)
-  --index A:B       only images A (inclusive) to B (exclusive) of each file; --index A for one image
-  --backend NAME    native | ts
-  --json            print one JSON object on stdout
-  -h, --help        this help`,
-  options: { model: { type: 'string' }, index: { type: 'string' }, backend: { type: 'string' } },
+  --model FILE        a model saved by digitnet train --out (safetensors)
+  --index A:B         IDX files: only images A (inclusive) to B (exclusive); --index A for one image
+  --polarity P        pictures: auto | dark-on-light | light-on-dark (default auto: detected)
+  --save-input DIR    write each 28x28 input the model saw to DIR as a PNG (white ink on black)
+  --backend NAME      native | ts
+  --json              print one JSON object on stdout
+  -h, --help          this help
+
+A picture that cannot be read (corrupt, no ink) is reported on stderr and the others are still
+classified; the exit code is then 1.`,
+  options: { model: { type: 'string' }, index: { type: 'string' }, polarity: { type: 'string' }, 'save-input': { type: 'string' }, backend: { type: 'string' } },
   positionals: true,
 };
+
+/** One classified input: a picture, or one image of an IDX file (`index`). */
+interface PredictionRecord {
+  input: string;
+  index?: number;
+  label: number;
+  probabilities: number[];
+  /** Where --save-input wrote the 28x28 the model saw. */
+  seen?: string;
+}
 
 /** `digitnet predict`. */
 export async function predictCommand(argv: string[]): Promise<CommandResult> {
@@ -25,27 +44,45 @@ export async function predictCommand(argv: string[]): Promise<CommandResult> {
   if (help) return { help: spec.usage };
   const model = stringOption(values, 'model');
   if (!model) throw new UsageError('digitnet predict: --model FILE is required (see digitnet predict --help)');
-  if (positionals.length === 0) throw new UsageError('digitnet predict: give at least one IDX image file (see digitnet predict --help)');
+  if (positionals.length === 0) throw new UsageError('digitnet predict: give at least one picture (PNG, JPEG) or IDX image file (see digitnet predict --help)');
+  const polarity = choiceOption(values, 'polarity', ['auto', 'dark-on-light', 'light-on-dark'] as const);
   const backend = getBackend(choiceOption(values, 'backend', ['native', 'ts'] as const));
   const net = await Network.load(model, { backend });
-  const predictions: { input: string; index: number; label: number; probabilities: number[] }[] = [];
+  const saveDir = stringOption(values, 'save-input');
+  const saver = saveDir === undefined ? undefined : await InputSaver.into(saveDir);
+  const predictions: PredictionRecord[] = [];
+  const failures: { input: string; error: string }[] = [];
+  const round = (probabilities: Float32Array) => Array.from(probabilities, (p) => Number(p.toPrecision(6)));
   for (const input of positionals) {
+    if (await isPictureFile(input)) {
+      try {
+        const { label, probabilities, input: seen } = net.predictImage(await readImage(input), { name: input, polarity });
+        predictions.push({ input, label, probabilities: round(probabilities), ...(saver ? { seen: await saver.save(stem(input), seen) } : {}) });
+      } catch (error) {
+        if (!(error instanceof Error) || error.name !== 'ImageError') throw error;
+        failures.push({ input, error: error.message });
+      }
+      continue;
+    }
     const idx = await readIdx(input);
     if (idx.dims.length !== 3 || idx.dims[1] * idx.dims[2] !== net.inputSize) {
       throw new Error(`${input}: images are [${idx.dims}], the model takes ${net.inputSize} pixels per image`);
     }
     const [start, end] = indexRange(stringOption(values, 'index'), idx.dims[0], input);
-    const images = idx.data.subarray(start * net.inputSize, end * net.inputSize);
-    const { labels, probabilities } = net.predict(images, end - start);
+    const { labels, probabilities } = net.predict(idx.data.subarray(start * net.inputSize, end * net.inputSize), end - start);
     for (let i = 0; i < end - start; i++) {
-      const probs = Array.from(probabilities.subarray(i * net.classes, (i + 1) * net.classes), (p) => Number(p.toPrecision(6)));
-      predictions.push({ input, index: start + i, label: labels[i], probabilities: probs });
+      const record: PredictionRecord = { input, index: start + i, label: labels[i], probabilities: round(probabilities.subarray(i * net.classes, (i + 1) * net.classes)) };
+      if (saver) record.seen = await saver.save(`${stem(input)}-${start + i}`, Float32Array.from(idx.data.subarray((start + i) * net.inputSize, (start + i + 1) * net.inputSize), (v) => v / 255));
+      predictions.push(record);
     }
   }
-  if (json) return { json: { model, backend: backend.name, predictions } };
-  return {
-    text: predictions.map((p) => `${p.input}[${p.index}]: ${p.label} (${(100 * p.probabilities[p.label]).toFixed(1)}%)`).join('\n'),
-  };
+  const reported = failures.map((f) => f.error);
+  if (json) return { json: { model, backend: backend.name, predictions, ...(failures.length ? { failures } : {}) }, failures: reported };
+  const lines = predictions.map((p) => {
+    const name = p.index === undefined ? p.input : `${p.input}[${p.index}]`;
+    return `${name}: ${p.label} (${(100 * p.probabilities[p.label]).toFixed(1)}%)${p.seen ? `, saw ${p.seen}` : ''}`;
+  });
+  return { text: lines.join('\n'), failures: reported };
 }
 
 function indexRange(raw: string | undefined, count: number, input: string): [number, number] {

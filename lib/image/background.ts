@@ -32,6 +32,18 @@ const INK_FILLED = 0.75;
  */
 const DARKEST_PAPER = 0.05;
 
+/**
+ * Cells along the longest side of the grid polarity is judged on: 2, so that every cell is much
+ * larger than a stroke and its median is paper even where a bold digit on a small page would
+ * fill a cell of the background grid (which then reads the paper between its strokes as light
+ * marks); interpolating between the four cells' centres still follows a lighting gradient.
+ * Measured on 2000 generated photos of digits (bench/handwriting): 1 polarity wrong with 2 cells,
+ * 3 with 3 or 4, 58 with the previous global paper level.
+ */
+const POLARITY_GRID = 2;
+/** Departures from the local paper within this many standard deviations of its noise are noise. */
+const NOISE_SPREAD = 3;
+
 /** The cell grid over an image: cell size and cells across and down. */
 interface Grid {
   cell: number;
@@ -49,7 +61,7 @@ export function inkMap(grey: GreyImage, polarity: Polarity | 'auto'): Float32Arr
   const cell = Math.max(MIN_CELL, Math.ceil(size / GRID));
   const grid = { cell, across: Math.ceil(grey.width / cell), down: Math.ceil(grey.height / cell) };
   const histograms = cellHistograms(grey, grid);
-  const used = polarity === 'auto' ? detectPolarity(grey, grid, histograms) : polarity;
+  const used = polarity === 'auto' ? detectPolarity(grey) : polarity;
   // Flipped so that paper is light and ink dark either way: the rest has one case.
   const light = used === 'dark-on-light';
   const paperCells = quantiles(histograms, light ? PAPER_QUANTILE : 1 - PAPER_QUANTILE).map((v) => (light ? v : 1 - v));
@@ -64,25 +76,29 @@ export function inkMap(grey: GreyImage, polarity: Polarity | 'auto'): Float32Arr
 }
 
 /**
- * The polarity: the side the image departs to from its paper. The paper is the median of the
- * border cells' medians (a digit seldom reaches the edges; a bold one fills interior cells, so
- * they cannot be trusted); departures count squared, so that the strong contrast of a few
- * strokes outweighs the weak, two-sided spread of lighting, texture and noise.
+ * The polarity: the side the image departs to from its paper. Each pixel is compared with the
+ * median of the POLARITY_GRID cells around it (interpolated, as the paper is), which follows
+ * lighting gradients; departures within the noise (NOISE_SPREAD robust deviations) are paper
+ * texture, and the others count squared, so that the strong, one-sided contrast of the strokes
+ * outweighs what is left of lighting and the paper showing between the strokes of a cell that a
+ * bold digit fills.
  */
-function detectPolarity(grey: GreyImage, grid: Grid, histograms: Uint32Array): Polarity {
-  const medians = quantiles(histograms, 0.5);
-  const border = medians.filter((_, c) => {
-    const [cx, cy] = [c % grid.across, Math.floor(c / grid.across)];
-    return cx === 0 || cy === 0 || cx === grid.across - 1 || cy === grid.down - 1;
-  }).sort();
-  const paper = border[border.length >> 1];
+function detectPolarity(grey: GreyImage): Polarity {
+  const cell = Math.ceil(Math.max(grey.width, grey.height) / POLARITY_GRID);
+  const grid = { cell, across: Math.ceil(grey.width / cell), down: Math.ceil(grey.height / cell) };
+  const local = interpolate(quantiles(cellHistograms(grey, grid), 0.5), grid, grey.width, grey.height);
+  const spread = new Uint32Array(BINS);
+  for (let i = 0; i < grey.data.length; i++) spread[Math.min(BINS - 1, Math.floor(Math.abs(grey.data[i] - local[i]) * BINS))]++;
+  let bin = 0;
+  for (let seen = spread[0]; seen < grey.data.length / 2; seen += spread[++bin]);
+  // 1.4826 x the median absolute deviation estimates a normal spread's standard deviation.
+  const noise = Math.max(1, NOISE_SPREAD * 1.4826 * (bin + 0.5)) / BINS;
   let darker = 0;
   let lighter = 0;
   for (let i = 0; i < grey.data.length; i++) {
-    const d = grey.data[i] - paper;
-    // Within a bin of the paper (read from histograms), a difference is rounding, not ink.
-    if (d < -1 / BINS) darker += d * d;
-    else if (d > 1 / BINS) lighter += d * d;
+    const d = grey.data[i] - local[i];
+    if (d < -noise) darker += d * d;
+    else if (d > noise) lighter += d * d;
   }
   return darker >= lighter ? 'dark-on-light' : 'light-on-dark';
 }

@@ -24,7 +24,7 @@ export const MAX_IMAGE_PIXELS = 50_000_000;
 export function decodeImage(bytes: Uint8Array, source: string): RgbaImage {
   if (typeTag(bytes) !== 'Uint8Array') throw new TypeError(`decodeImage: ${source}: the file's bytes must be a Uint8Array or Buffer, got ${typeTag(bytes)}`);
   if (isPng(bytes)) return decodePng(bytes, source);
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return decodeJpeg(bytes, source);
+  if (isJpeg(bytes)) return decodeJpeg(bytes, source);
   throw new ImageError(source, `not a PNG or JPEG image: ${describe(bytes)}`);
 }
 
@@ -38,6 +38,15 @@ export async function readImage(path: string): Promise<RgbaImage> {
     throw new ImageError(path, `cannot read: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { cause: error });
   }
   return decodeImage(bytes, path);
+}
+
+/** Whether `bytes` start as a PNG or JPEG file does: what decodeImage reads. */
+export function looksLikeImage(bytes: Uint8Array): boolean {
+  return isPng(bytes) || isJpeg(bytes);
+}
+
+function isJpeg(bytes: Uint8Array): boolean {
+  return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
 }
 
 function isPng(bytes: Uint8Array): boolean {

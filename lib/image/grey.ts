@@ -24,7 +24,7 @@ const LUMA = [0.299, 0.587, 0.114];
  */
 export function greyOnPaper(pixels: Pixels): GreyImage {
   const { width, height, channels, data } = pixels;
-  const factor = Math.ceil(Math.max(width, height) / WORK_SIDE);
+  const factor = workFactor(width, height);
   const out = { width: Math.ceil(width / factor), height: Math.ceil(height / factor), data: new Float32Array(0) };
   out.data = new Float32Array(out.width * out.height);
   const counts = new Float32Array(out.width * out.height);
@@ -41,6 +41,11 @@ export function greyOnPaper(pixels: Pixels): GreyImage {
   }
   for (let i = 0; i < out.data.length; i++) out.data[i] /= counts[i];
   return out;
+}
+
+/** The block side greyOnPaper averages a width x height image over: picture pixels per working pixel. */
+export function workFactor(width: number, height: number): number {
+  return Math.ceil(Math.max(width, height) / WORK_SIDE);
 }
 
 /** Lightness of the RGBA pixel at `at`, composited over `paper`: what shows where it is partly transparent. */

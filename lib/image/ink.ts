@@ -21,30 +21,61 @@ const MIN_CONTRAST = 0.15;
  * digit's own separate strokes (the bar of a 5 written in two) are far larger.
  */
 const SPECK = 0.05;
+/**
+ * ... unless their box's longer side reaches this fraction of the largest one's: a thin digit
+ * written next to heavy ones has little ink but is as tall as they are.
+ */
+const SPECK_SIDE = 0.3;
+
+/** The strokes of an ink map: soft ink values near them (0 elsewhere) and their 8-connected components. */
+export interface Strokes {
+  soft: Float32Array;
+  /** Each stroke pixel's component, 0, 1, ...; -1 for paper, halo and the specks dropped. */
+  component: Int32Array;
+}
 
 /**
- * Finds the digit in `ink` (0 paper .. 1 ink, width x height): Otsu's threshold on the ink values
- * separates strokes from paper (it adapts to how dark the strokes are, and the paper's texture and
- * noise sit below it); specks are dropped; the strokes' pixels and their 8 neighbours keep soft
- * values, so anti-aliased edges stay grey. Throws an ImageError naming `source` when there is no ink.
+ * Finds the digit in `ink` (0 paper .. 1 ink, width x height): its strokes (see findStrokes) and
+ * their box. Throws an ImageError naming `source` when there is no ink.
  */
 export function findInk(ink: Float32Array, width: number, height: number, source: string): Ink {
+  const { soft, component } = findStrokes(ink, width, height, source);
+  const box = { x0: width, y0: height, x1: 0, y1: 0 };
+  for (let p = 0; p < component.length; p++) {
+    if (component[p] < 0) continue;
+    const x = p % width;
+    const y = (p - x) / width;
+    box.x0 = Math.min(box.x0, x);
+    box.x1 = Math.max(box.x1, x + 1);
+    box.y0 = Math.min(box.y0, y);
+    box.y1 = Math.max(box.y1, y + 1);
+  }
+  return { soft, box };
+}
+
+/**
+ * The strokes in `ink`: Otsu's threshold on the ink values separates strokes from paper (it
+ * adapts to how dark the strokes are, and the paper's texture and noise sit below it), extended
+ * along the strokes down to halfway to the paper (see extendStrokes); specks are
+ * dropped; the strokes' pixels and their 8 neighbours keep soft values, so anti-aliased edges stay
+ * grey. Throws an ImageError naming `source` when there is no ink.
+ */
+export function findStrokes(ink: Float32Array, width: number, height: number, source: string): Strokes {
   const split = otsu(ink);
   if (!split) throw new ImageError(source, 'no ink found: the image is one uniform tone');
   if (split.inkMean - split.paperMean < MIN_CONTRAST) {
     throw new ImageError(source, `no ink found: the image looks blank (its marks differ from the paper by ${formatShare(split.inkMean - split.paperMean)} of its lightness; a digit's strokes need ${formatShare(MIN_CONTRAST)})`);
   }
-  const strokes = new Uint8Array(ink.length);
-  for (let i = 0; i < ink.length; i++) strokes[i] = ink[i] >= split.threshold ? 1 : 0;
-  const box = keepStrokes(strokes, width, height);
   // Paper maps to 0 and the stroke's core (the ink class's median) to 1, as MNIST's saturated
   // strokes; between them, from halfway between paper and threshold, values stay proportional.
   const low = (split.paperMean + split.threshold) / 2;
+  const strokes = extendStrokes(ink, split.threshold, low, width, height);
+  const component = keepStrokes(strokes, width, height);
   const range = Math.max(split.inkMedian - low, 1 / BINS);
   const near = dilate(strokes, width, height);
   const soft = new Float32Array(ink.length);
   for (let i = 0; i < ink.length; i++) if (near[i]) soft[i] = Math.min(1, Math.max(0, (ink[i] - low) / range));
-  return { soft, box };
+  return { soft, component };
 }
 
 const formatShare = (v: number): string => `${Math.round(v * 100)}%`;
@@ -99,17 +130,52 @@ function otsu(values: Float32Array): { threshold: number; paperMean: number; ink
 }
 
 /**
- * Labels the 8-connected strokes of `strokes` (1 = ink), clears the specks (see SPECK) and
- * returns the bounding box of the strokes kept.
+ * The pixels at or above `threshold`, and those at or above `low` connected to them: a faint or
+ * thin stretch of a stroke (a pen running dry, a light line next to heavy ones that set the
+ * threshold) stays joined to its stroke instead of breaking it in two, while faint marks on
+ * their own stay paper.
  */
-function keepStrokes(strokes: Uint8Array, width: number, height: number): Ink['box'] {
+function extendStrokes(ink: Float32Array, threshold: number, low: number, width: number, height: number): Uint8Array {
+  const strokes = new Uint8Array(ink.length);
+  const stack = new Int32Array(ink.length);
+  let top = 0;
+  for (let p = 0; p < ink.length; p++) {
+    if (ink[p] >= threshold) {
+      strokes[p] = 1;
+      stack[top++] = p;
+    }
+  }
+  while (top > 0) {
+    const p = stack[--top];
+    const px = p % width;
+    const py = (p - px) / width;
+    for (let y = Math.max(0, py - 1); y <= Math.min(height - 1, py + 1); y++) {
+      for (let x = Math.max(0, px - 1); x <= Math.min(width - 1, px + 1); x++) {
+        const q = y * width + x;
+        if (!strokes[q] && ink[q] >= low) {
+          strokes[q] = 1;
+          stack[top++] = q;
+        }
+      }
+    }
+  }
+  return strokes;
+}
+
+/**
+ * Labels the 8-connected strokes of `strokes` (1 = ink), clears the specks (see SPECK) and
+ * returns each pixel's component (-1 for paper and specks).
+ */
+function keepStrokes(strokes: Uint8Array, width: number, height: number): Int32Array {
   const label = new Int32Array(strokes.length).fill(-1);
   const areas: number[] = [];
+  const sides: number[] = [];
   const stack = new Int32Array(strokes.length);
   for (let start = 0; start < strokes.length; start++) {
     if (!strokes[start] || label[start] >= 0) continue;
     const id = areas.length;
     let area = 0;
+    let [x0, y0, x1, y1] = [width, height, 0, 0];
     let top = 0;
     stack[top++] = start;
     label[start] = id;
@@ -118,6 +184,7 @@ function keepStrokes(strokes: Uint8Array, width: number, height: number): Ink['b
       area++;
       const px = p % width;
       const py = (p - px) / width;
+      [x0, y0, x1, y1] = [Math.min(x0, px), Math.min(y0, py), Math.max(x1, px + 1), Math.max(y1, py + 1)];
       for (let y = Math.max(0, py - 1); y <= Math.min(height - 1, py + 1); y++) {
         for (let x = Math.max(0, px - 1); x <= Math.min(width - 1, px + 1); x++) {
           const q = y * width + x;
@@ -129,23 +196,17 @@ function keepStrokes(strokes: Uint8Array, width: number, height: number): Ink['b
       }
     }
     areas.push(area);
+    sides.push(Math.max(x1 - x0, y1 - y0));
   }
   const least = SPECK * areas.reduce((a, b) => Math.max(a, b), 0);
-  const box = { x0: width, y0: height, x1: 0, y1: 0 };
+  const shortest = SPECK_SIDE * sides.reduce((a, b) => Math.max(a, b), 0);
   for (let p = 0; p < strokes.length; p++) {
-    if (!strokes[p]) continue;
-    if (areas[label[p]] < least) {
+    if (strokes[p] && areas[label[p]] < least && sides[label[p]] < shortest) {
       strokes[p] = 0;
-      continue;
+      label[p] = -1;
     }
-    const x = p % width;
-    const y = (p - x) / width;
-    box.x0 = Math.min(box.x0, x);
-    box.x1 = Math.max(box.x1, x + 1);
-    box.y0 = Math.min(box.y0, y);
-    box.y1 = Math.max(box.y1, y + 1);
   }
-  return box;
+  return label;
 }
 
 /** The pixels within one pixel (8-neighbourhood) of a set pixel of `mask`: where a stroke's anti-aliased edge lies. */

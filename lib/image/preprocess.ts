@@ -44,10 +44,15 @@ const POLARITIES: readonly (Polarity | 'auto')[] = ['auto', 'dark-on-light', 'li
  */
 export function preprocessImage(input: PixelImage, options: PreprocessOptions = {}): Float32Array {
   const source = options.name ?? 'image';
-  const polarity = options.polarity ?? 'auto';
-  if (!POLARITIES.includes(polarity)) throw new RangeError(`preprocessImage: polarity must be one of ${POLARITIES.map((p) => `'${p}'`).join(', ')}, got ${String(polarity)}`);
   const grey = greyOnPaper(checkPixels(input, source));
-  const ink = inkMap(grey, polarity);
+  const ink = inkMap(grey, checkedPolarity(options.polarity, 'preprocessImage'));
   const strokes = thickenStrokes(findInk(ink, grey.width, grey.height, source), grey.width, grey.height);
   return placeDigit(strokes, grey.width, grey.height);
+}
+
+/** `polarity` as an option gives it ('auto' when absent); a RangeError naming `caller` for anything else. */
+export function checkedPolarity(polarity: PreprocessOptions['polarity'], caller: string): Polarity | 'auto' {
+  const value = polarity ?? 'auto';
+  if (!POLARITIES.includes(value)) throw new RangeError(`${caller}: polarity must be one of ${POLARITIES.map((p) => `'${p}'`).join(', ')}, got ${String(value)}`);
+  return value;
 }

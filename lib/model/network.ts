@@ -12,6 +12,7 @@ import type { Layer, Pass, TensorSpec } from '../layers/layer';
 import { buildLayers, type LayerConfig, type LayerSpec, type NetworkConfig } from '../layers/registry';
 import type { FitOptions, History } from '../train/types';
 import { ConvPool } from './conv-pool';
+import { readNumber, type NumberReading } from './read-number';
 import { architectureName, summaryTable, tensorValues } from './summary';
 
 /** Rows per forward/backward pass: larger batches run in chunks of this size, gradients summed. */
@@ -394,14 +395,31 @@ export class Network {
    * probabilities and the 28x28 input the network saw. Only for networks that take MNIST images.
    */
   predictImage(image: PixelImage | Float32Array, options: PreprocessOptions = {}): { label: number; probabilities: Float32Array; input: Float32Array } {
-    const size = MNIST_SIDE * MNIST_SIDE;
-    if (!sameShape(this.inputShape, [size]) && !sameShape(this.inputShape, [1, MNIST_SIDE, MNIST_SIDE])) {
-      throw new RangeError(`predictImage: the network takes ${formatShape(this.inputShape)}; an image is preprocessed to MNIST's 28x28, for networks that take [784] or [1, 28, 28]`);
-    }
+    const size = this.checkTakesImages('predictImage');
     const input = typeTag(image) === 'Float32Array' ? (image as Float32Array) : preprocessImage(image as PixelImage, options);
     if (input.length !== size) throw new RangeError(`predictImage: a preprocessed image has ${size} values, got ${input.length}`);
     const { labels, probabilities } = this.predict(input, 1);
     return { label: labels[0], probabilities, input };
+  }
+
+  /**
+   * Reads a number written left to right in a picture ("4096"): the ink is cut into digits (broken
+   * strokes merged, touching digits split where the network reads the parts best), each is
+   * preprocessed as `predictImage` does and classified. Returns the number as a string and each
+   * digit's box (picture pixels), label, probability and 28x28 input, left to right.
+   */
+  readNumber(image: PixelImage, options: PreprocessOptions = {}): NumberReading {
+    this.checkTakesImages('readNumber');
+    return readNumber(this, image, options);
+  }
+
+  /** The input size of an MNIST image; a RangeError naming `caller` for a network that takes other inputs. */
+  private checkTakesImages(caller: string): number {
+    const size = MNIST_SIDE * MNIST_SIDE;
+    if (!sameShape(this.inputShape, [size]) && !sameShape(this.inputShape, [1, MNIST_SIDE, MNIST_SIDE])) {
+      throw new RangeError(`${caller}: the network takes ${formatShape(this.inputShape)}; an image is preprocessed to MNIST's 28x28, for networks that take [784] or [1, 28, 28]`);
+    }
+    return size;
   }
 }
 

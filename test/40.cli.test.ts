@@ -97,6 +97,18 @@ describe('the cnn preset through train, eval, predict, info and resume', () => {
   });
 });
 
+describe('the robust preset', () => {
+  test('augments by itself, with its own plan, and reports it', () => {
+    const run = digitnet('train', '--preset', 'robust', '--limit', '1000', '--epochs', '1', '--json');
+    expect(run.status).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.network).toBe('1x28x28-conv16k5-pool2-conv32k5-pool2-bn-128-dropout0.4-10');
+    expect(result.augment).toEqual({ shift: 2, rotate: 15, scale: [0.9, 1.1], shear: 0.15, elastic: false });
+    expect(result.augmentSeconds).toBeGreaterThan(0);
+    expect(run.stderr).toMatch(/\(robust preset\) .*, augmenting the training images\n/);
+  });
+});
+
 describe('digitnet errors exit 1 with one line on stderr', () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown command', ['fly'], /unknown command 'fly'/],

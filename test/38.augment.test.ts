@@ -324,6 +324,6 @@ describe('digitnet train --augment', () => {
   test('--help describes it', () => {
     const run = digitnet('train', '--help');
     expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/--augment +augment the training images: random shift \(2 px\), rotation \(12 degrees\)/);
+    expect(run.stdout).toMatch(/--augment +augment the training images, drawn afresh every step from the seed: the\n +preset's augmentation \(robust has its own\), else random shift \(2 px\),\n +rotation \(12 degrees\)/);
   });
 });

@@ -1,7 +1,33 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
+import { getBackend } from '../backend';
+import type { Backend } from '../backend/contract';
 import { looksLikeImage } from '../image/decode';
 import { writeInputPng } from '../image/png-write';
+import type { Polarity } from '../image/preprocess';
+import { Network } from '../model/network';
+import { choiceOption, stringOption, UsageError, type Values } from './options';
+
+/** What predict and read share: the model on its backend, the --polarity and the --save-input folder. */
+export interface PictureSetup {
+  model: string;
+  net: Network;
+  backend: Backend;
+  polarity: Polarity | 'auto' | undefined;
+  saver: InputSaver | undefined;
+}
+
+/** Checks --model and the inputs of `command`, loads the model, prepares --save-input. */
+export async function pictureSetup(command: string, values: Values, inputs: string[], what: string): Promise<PictureSetup> {
+  const model = stringOption(values, 'model');
+  if (!model) throw new UsageError(`digitnet ${command}: --model FILE is required (see digitnet ${command} --help)`);
+  if (inputs.length === 0) throw new UsageError(`digitnet ${command}: give at least one ${what} (see digitnet ${command} --help)`);
+  const polarity = choiceOption(values, 'polarity', ['auto', 'dark-on-light', 'light-on-dark'] as const);
+  const backend = getBackend(choiceOption(values, 'backend', ['native', 'ts'] as const));
+  const net = await Network.load(model, { backend });
+  const saveDir = stringOption(values, 'save-input');
+  return { model, net, backend, polarity, saver: saveDir === undefined ? undefined : await InputSaver.into(saveDir) };
+}
 
 /** Whether the file at `file` is a PNG or JPEG picture (by its first bytes); false when it cannot be read (the reader then says why). */
 export async function isPictureFile(file: string): Promise<boolean> {

@@ -1,9 +1,7 @@
-import { getBackend } from '../backend';
 import { readIdx } from '../data/idx';
 import { readImage } from '../image/decode';
-import { Network } from '../model/network';
-import { InputSaver, isPictureFile, stem } from './pictures';
-import { choiceOption, parseCommand, stringOption, UsageError, type CommandSpec, type CommandResult } from './options';
+import { isPictureFile, pictureSetup, stem } from './pictures';
+import { parseCommand, stringOption, UsageError, type CommandSpec, type CommandResult } from './options';
 
 const spec: CommandSpec = {
   name: 'predict',
@@ -42,14 +40,7 @@ interface PredictionRecord {
 export async function predictCommand(argv: string[]): Promise<CommandResult> {
   const { values, positionals, json, help } = parseCommand(spec, argv);
   if (help) return { help: spec.usage };
-  const model = stringOption(values, 'model');
-  if (!model) throw new UsageError('digitnet predict: --model FILE is required (see digitnet predict --help)');
-  if (positionals.length === 0) throw new UsageError('digitnet predict: give at least one picture (PNG, JPEG) or IDX image file (see digitnet predict --help)');
-  const polarity = choiceOption(values, 'polarity', ['auto', 'dark-on-light', 'light-on-dark'] as const);
-  const backend = getBackend(choiceOption(values, 'backend', ['native', 'ts'] as const));
-  const net = await Network.load(model, { backend });
-  const saveDir = stringOption(values, 'save-input');
-  const saver = saveDir === undefined ? undefined : await InputSaver.into(saveDir);
+  const { model, net, backend, polarity, saver } = await pictureSetup('predict', values, positionals, 'picture (PNG, JPEG) or IDX image file');
   const predictions: PredictionRecord[] = [];
   const failures: { input: string; error: string }[] = [];
   const round = (probabilities: Float32Array) => Array.from(probabilities, (p) => Number(p.toPrecision(6)));

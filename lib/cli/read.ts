@@ -1,8 +1,6 @@
-import { getBackend } from '../backend';
 import { readImage } from '../image/decode';
-import { Network } from '../model/network';
-import { InputSaver, stem } from './pictures';
-import { choiceOption, parseCommand, stringOption, UsageError, type CommandSpec, type CommandResult } from './options';
+import { pictureSetup, stem } from './pictures';
+import { parseCommand, type CommandSpec, type CommandResult } from './options';
 
 const spec: CommandSpec = {
   name: 'read',
@@ -31,14 +29,7 @@ read; the exit code is then 1.`,
 export async function readCommand(argv: string[]): Promise<CommandResult> {
   const { values, positionals, json, help } = parseCommand(spec, argv);
   if (help) return { help: spec.usage };
-  const model = stringOption(values, 'model');
-  if (!model) throw new UsageError('digitnet read: --model FILE is required (see digitnet read --help)');
-  if (positionals.length === 0) throw new UsageError('digitnet read: give at least one picture (PNG or JPEG) (see digitnet read --help)');
-  const polarity = choiceOption(values, 'polarity', ['auto', 'dark-on-light', 'light-on-dark'] as const);
-  const backend = getBackend(choiceOption(values, 'backend', ['native', 'ts'] as const));
-  const net = await Network.load(model, { backend });
-  const saveDir = stringOption(values, 'save-input');
-  const saver = saveDir === undefined ? undefined : await InputSaver.into(saveDir);
+  const { model, net, backend, polarity, saver } = await pictureSetup('read', values, positionals, 'picture (PNG or JPEG)');
   const readings = [];
   const failures: { input: string; error: string }[] = [];
   for (const input of positionals) {

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { PNG } from 'pngjs';
 import { modelMetadata } from '../lib/io/model';
 import { writeSafetensors } from '../lib/io/safetensors';
 import type { Dense } from '../lib/layers/dense';
@@ -94,6 +95,35 @@ describe('the cnn preset through train, eval, predict, info and resume', () => {
     const resumed = digitnet('train', '--preset', 'cnn', '--limit', '2000', '--epochs', '2', '--json', '--resume', checkpoint);
     expect(resumed.status).toBe(0);
     expect(JSON.parse(resumed.stdout).history.map((e: { epoch: number }) => e.epoch)).toEqual([1, 2]);
+  });
+});
+
+describe('digitnet train --report', () => {
+  test('writes one self-contained HTML page: curves, a row per epoch, the confusion matrix, the most confident mistakes', () => {
+    const report = join(dir, 'report.html');
+    const run = digitnet('train', '--limit', '3000', '--epochs', '2', '--layers', '32', '--json', '--report', report);
+    expect(run.status).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.report).toBe(report);
+    const html = readFileSync(report, 'utf8');
+    expect(html).not.toMatch(/<script|<link|src="http|href="http/);
+    expect(html.match(/data-testid="epoch-row"/g)).toHaveLength(2);
+    for (const id of ['loss-chart', 'accuracy-chart']) expect(html).toMatch(new RegExp(`data-testid="${id}".*<polyline`));
+    const table = html.slice(html.indexOf('data-testid="confusion"'));
+    const counts = [...table.matchAll(/title="true (\d), predicted (\d): (\d+)"/g)];
+    expect(counts).toHaveLength(100);
+    expect(counts.reduce((sum, m) => sum + Number(m[3]), 0)).toBe(10000);
+    const wrong = counts.filter((m) => m[1] !== m[2]).reduce((sum, m) => sum + Number(m[3]), 0);
+    expect(wrong / 10000).toBeCloseTo(1 - result.testAccuracy, 6);
+    const images = [...html.matchAll(/src="data:image\/png;base64,([^"]+)"><figcaption>#(\d+): (\d) read as (\d) \(([\d.]+)%\)/g)];
+    expect(images).toHaveLength(24);
+    const shares = images.map((m) => Number(m[5]));
+    expect(shares).toEqual([...shares].sort((a, b) => b - a));
+    for (const m of images) {
+      expect(m[3]).not.toBe(m[4]);
+      const png = PNG.sync.read(Buffer.from(m[1], 'base64'));
+      expect([png.width, png.height]).toEqual([28, 28]);
+    }
   });
 });
 

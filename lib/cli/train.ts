@@ -12,6 +12,11 @@ import { PRESETS, type PresetName } from '../train/presets';
 import type { FitOptions } from '../train/types';
 import { choiceOption, intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec, type CommandResult } from './options';
 import { Progress } from './progress';
+import { confidentMistakes, renderReport, type ReportData } from './report';
+import { writeFileAtomic } from '../io/atomic-write';
+
+/** Mistakes a --report shows. */
+const REPORTED_MISTAKES = 24;
 
 const spec: CommandSpec = {
   name: 'train',
@@ -38,6 +43,8 @@ Options:
                         rotation (12 degrees), scale (0.9-1.1), shear (0.15) and elastic distortion
                         (alpha 34, sigma 4); the epoch lines report its time
   --out FILE            save the trained model (safetensors); after Ctrl-C, the model trained so far
+  --report FILE         write a self-contained HTML report: loss and accuracy curves, the confusion
+                        matrix, the test images it gets most confidently wrong
   --checkpoint FILE     save weights and training state after every epoch (also loads as a model)
   --resume FILE         continue from a checkpoint (same network and options; --epochs may grow)
   --json                print one JSON object on stdout (progress stays on stderr)
@@ -60,6 +67,7 @@ model trained so far and exits 0 with "stopped": "aborted". A second Ctrl-C quit
     limit: { type: 'string' },
     target: { type: 'string' },
     out: { type: 'string' },
+    report: { type: 'string' },
     checkpoint: { type: 'string' },
     resume: { type: 'string' },
     augment: { type: 'boolean' },
@@ -79,6 +87,7 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
   const target = numberOption(values, 'target', 0, 1);
   const limit = intOption(values, 'limit', 1);
   const out = stringOption(values, 'out');
+  const report = stringOption(values, 'report');
   const checkpoint = stringOption(values, 'checkpoint');
   const resume = stringOption(values, 'resume');
   // --augment: the preset's augmentation if it has one, else the defaults.
@@ -105,6 +114,7 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
     progress.note('digitnet: interrupted: stopping after the current batch (Ctrl-C again to quit at once)');
   };
   process.on('SIGINT', onSigint);
+  const batches: ReportData['batches'] = [];
   let history;
   try {
     history = await net.fit(train, {
@@ -117,7 +127,10 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
       resume,
       augment,
       signal: interrupt.signal,
-      onBatch: (info) => progress.batch(info),
+      onBatch: (info) => {
+        progress.batch(info);
+        if (report) batches.push({ ...info, step: (info.epoch - 1) * info.batches + info.batch });
+      },
       onEpoch: (record) => progress.epoch(record),
     });
   } finally {
@@ -129,6 +142,11 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
   }
   const final = net.evaluate(test);
   if (out) await net.save(out);
+  if (report) {
+    const data = { network: net.architecture, preset: presetName, backend: backend.name, threads: backend.getThreads(), trainSeconds: history.seconds, batches, epochs: history.epochs };
+    const html = renderReport({ ...data, evaluation: final, mistakes: confidentMistakes(net, test, REPORTED_MISTAKES) });
+    await writeFileAtomic(report, [Buffer.from(html)]);
+  }
 
   const result = {
     preset: presetName,
@@ -144,12 +162,14 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
     ...(augment ? { augment, augmentSeconds: history.epochs.reduce((sum, e) => sum + (e.augmentSeconds ?? 0), 0) } : {}),
     history: history.epochs,
     ...(out ? { out } : {}),
+    ...(report ? { report } : {}),
   };
   const text =
     `test accuracy ${(100 * final.accuracy).toFixed(2)}% (loss ${final.loss.toFixed(4)}) after ${history.epochs.length} epoch(s), ` +
     `${history.steps} steps, ${history.seconds.toFixed(1)} s on ${backend.name} (${backend.getThreads()} thread(s))` +
     (augment ? `, augmentation ${history.epochs.reduce((sum, e) => sum + (e.augmentSeconds ?? 0), 0).toFixed(2)} s of it` : '') +
-    (out ? `; model saved to ${out}` : '');
+    (out ? `; model saved to ${out}` : '') +
+    (report ? `; report written to ${report}` : '');
   return json ? { json: result } : { text };
 }
 

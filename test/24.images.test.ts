@@ -185,6 +185,56 @@ describe('decodeImage: JPEG', () => {
     expect(Math.abs(r - 200) + Math.abs(g - 100) + Math.abs(b - 50)).toBeLessThan(12);
     expect(a).toBe(255);
   });
+
+  /** A JPEG of a 48x32 white picture with a black 16x8 block in its top-left corner, with an EXIF APP1 segment giving `orientation`. */
+  function orientedJpeg(orientation: number, littleEndian: boolean): Buffer {
+    const [W, H] = [48, 32];
+    const data = new Uint8Array(W * H * 4).fill(255);
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 16; x++) data.fill(0, 4 * (y * W + x), 4 * (y * W + x) + 3);
+    const file = Buffer.from(jpeg.encode({ width: W, height: H, data }, 95).data);
+    // TIFF header, IFD0 with one entry: tag 0x0112, type SHORT (3), count 1, the value.
+    const tiff = Buffer.alloc(8 + 2 + 12 + 4);
+    const [u16, u32] = littleEndian ? ([tiff.writeUInt16LE.bind(tiff), tiff.writeUInt32LE.bind(tiff)] as const) : ([tiff.writeUInt16BE.bind(tiff), tiff.writeUInt32BE.bind(tiff)] as const);
+    tiff.write(littleEndian ? 'II' : 'MM', 0, 'latin1');
+    u16(42, 2);
+    u32(8, 4);
+    u16(1, 8);
+    u16(0x0112, 10);
+    u16(3, 12);
+    u32(1, 14);
+    u16(orientation, 18);
+    const body = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
+    const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, (body.length + 2) >> 8, (body.length + 2) & 0xff]), body]);
+    return Buffer.concat([file.subarray(0, 2), app1, file.subarray(2)]);
+  }
+
+  test.each([1, 2, 3, 4, 5, 6, 7, 8])('EXIF orientation %i turns the picture upright (both byte orders)', (orientation) => {
+    // Where the stored top-left block shows once upright: its corner, and whether width and height swap.
+    const corner = ['top-left', 'top-right', 'bottom-right', 'bottom-left', 'top-left', 'top-right', 'bottom-right', 'bottom-left'][orientation - 1];
+    for (const little of [true, false]) {
+      const image = decodeImage(orientedJpeg(orientation, little), 'photo.jpg');
+      const swapped = orientation >= 5;
+      expect([image.width, image.height]).toEqual(swapped ? [32, 48] : [48, 32]);
+      const dark = (x: number, y: number) => image.data[4 * (y * image.width + x)] < 128;
+      const [right, bottom] = [image.width - 1, image.height - 1];
+      const at = { 'top-left': [2, 2], 'top-right': [right - 2, 2], 'bottom-right': [right - 2, bottom - 2], 'bottom-left': [2, bottom - 2] } as const;
+      for (const [name, [x, y]] of Object.entries(at)) expect(dark(x, y)).toBe(name === corner);
+      // The block is 16 wide and 8 tall as stored: turned by 90 degrees, 8 wide and 16 tall.
+      const [cx, cy] = at[corner as keyof typeof at];
+      const [bw, bh] = swapped ? [8, 16] : [16, 8];
+      expect(dark(cx < image.width / 2 ? bw - 3 : right - bw + 3, cy)).toBe(true);
+      expect(dark(cx < image.width / 2 ? bw + 3 : right - bw - 3, cy)).toBe(false);
+      expect(dark(cx, cy < image.height / 2 ? bh - 3 : bottom - bh + 3)).toBe(true);
+      expect(dark(cx, cy < image.height / 2 ? bh + 3 : bottom - bh - 3)).toBe(false);
+    }
+  });
+
+  test('an EXIF block that cannot be read leaves the picture as stored', () => {
+    const file = orientedJpeg(6, true);
+    file.writeUInt32LE(0xfffffff0, 4 + 2 + 6 + 4); // IFD0 offset far past the segment
+    const image = decodeImage(file, 'photo.jpg');
+    expect([image.width, image.height]).toEqual([48, 32]);
+  });
 });
 
 describe('decodeImage: refusals name the file and the problem', () => {

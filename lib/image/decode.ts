@@ -6,6 +6,7 @@ import { typeTag } from '../core/dataset';
 import { ImageError } from '../core/errors';
 import type { RgbaImage } from './pixels';
 import { checkJpegComplete, readJpegFrame } from './jpeg-layout';
+import { orientImage } from './orient';
 import { PNG_SIGNATURE, pngImageData, pngInflatedSize, readPngHeader } from './png-layout';
 
 /**
@@ -20,7 +21,7 @@ export const MAX_IMAGE_SIDE = 20000;
  */
 export const MAX_IMAGE_PIXELS = 50_000_000;
 
-/** Decodes a PNG or JPEG file's bytes (recognised by content, not by name) into 8-bit RGBA; `source` names it in errors. */
+/** Decodes a PNG or JPEG file's bytes (recognised by content, not by name) into 8-bit RGBA, a JPEG turned upright by its EXIF orientation; `source` names it in errors. */
 export function decodeImage(bytes: Uint8Array, source: string): RgbaImage {
   if (typeTag(bytes) !== 'Uint8Array') throw new TypeError(`decodeImage: ${source}: the file's bytes must be a Uint8Array or Buffer, got ${typeTag(bytes)}`);
   if (isPng(bytes)) return decodePng(bytes, source);
@@ -95,7 +96,7 @@ function decodeJpeg(bytes: Uint8Array, source: string): RgbaImage {
     const { width, height, data } = jpeg.decode(bytes, {
       useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 1024,
     });
-    return { width, height, data };
+    return orientImage({ width, height, data }, frame.orientation);
   } catch (error) {
     // jpeg-js says "Unsupported ..." for what it cannot read (some CMYK files); anything else is damage.
     const message = (error as Error).message;

@@ -10,6 +10,8 @@ export interface JpegFrame {
   marker: number;
   /** Offset of the first segment after the frame header. */
   next: number;
+  /** The EXIF orientation (1-8: how to turn the decoded pixels upright); 1 without EXIF or with an unreadable one. */
+  orientation: number;
 }
 
 /** Frame types jpeg-js decodes (baseline, extended and progressive Huffman DCT). */
@@ -42,6 +44,7 @@ function segmentEnd(bytes: Uint8Array, at: number, marker: number, source: strin
 
 /** Reads the segments of a JPEG (SOI already matched) up to its frame header, and returns it. */
 export function readJpegFrame(bytes: Uint8Array, source: string): JpegFrame {
+  let orientation = 1;
   for (let at = 2; ; ) {
     const { marker, after } = markerAt(bytes, at, source);
     if (standalone(marker)) throw new ImageError(source, `corrupt JPEG: marker 0xff${hex(marker)} at byte ${after - 2} before the frame header`);
@@ -56,14 +59,42 @@ export function readJpegFrame(bytes: Uint8Array, source: string): JpegFrame {
         components: bytes[after + 7],
         marker,
         next: end,
+        orientation,
       };
       if (!DECODABLE.has(marker)) throw new ImageError(source, `unsupported JPEG: frame type 0xff${hex(marker)} (lossless or arithmetic coding); only baseline and progressive are read`);
       if (frame.precision !== 8) throw new ImageError(source, `unsupported JPEG: ${frame.precision}-bit samples; only 8-bit are read`);
       if (frame.width === 0 || frame.height === 0) throw new ImageError(source, `unsupported JPEG: the frame header says ${frame.width}x${frame.height} pixels (a height set later by DNL is not read)`);
       return frame;
     }
+    if (marker === 0xe1) orientation = exifOrientation(bytes.subarray(after + 2, end)) ?? orientation;
     at = end;
   }
+}
+
+/**
+ * The orientation tag (0x0112) of an APP1 segment's EXIF data (after its length), or undefined
+ * when the segment is not EXIF or the tag is missing or out of bounds: a phone's photo is stored
+ * sideways with this tag saying how to turn it, and a damaged EXIF block is no reason to refuse
+ * the picture.
+ */
+function exifOrientation(data: Uint8Array): number | undefined {
+  if (data.length < 14 || String.fromCharCode(...data.subarray(0, 6)) !== 'Exif\0\0') return undefined;
+  const tiff = data.subarray(6);
+  const little = tiff[0] === 0x49 && tiff[1] === 0x49;
+  if (!little && !(tiff[0] === 0x4d && tiff[1] === 0x4d)) return undefined;
+  const view = new DataView(tiff.buffer, tiff.byteOffset, tiff.byteLength);
+  const u16 = (at: number) => (at + 2 <= tiff.length ? view.getUint16(at, little) : -1);
+  const u32 = (at: number) => (at + 4 <= tiff.length ? view.getUint32(at, little) : -1);
+  const ifd = u32(4);
+  if (u16(2) !== 42 || ifd < 8) return undefined;
+  const entries = u16(ifd);
+  for (let k = 0; k < entries; k++) {
+    const entry = ifd + 2 + 12 * k;
+    if (u16(entry) !== 0x0112) continue;
+    const value = u16(entry + 8);
+    return u16(entry + 2) === 3 && value >= 1 && value <= 8 ? value : undefined;
+  }
+  return undefined;
 }
 
 /**

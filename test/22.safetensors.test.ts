@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { AtomicWriteError, ModelFileError } from '../lib/core/errors';
 import { writeFileAtomic } from '../lib/io/atomic-write';
-import { MAX_HEADER_BYTES, readSafetensors, writeSafetensors, type Tensor } from '../lib/io/safetensors';
+import { MAX_HEADER_BYTES, parseSafetensors, type Tensor } from '../lib/io/safetensors';
+import { readSafetensors, writeSafetensors } from '../lib/io/safetensors-file';
 
 let root: string;
 let counter = 0;
@@ -53,12 +54,14 @@ describe('writeSafetensors + readSafetensors', () => {
       odd: { shape: [1, 1, 13], data: awkwardFloats(13) },
     };
     await writeSafetensors(file, tensors, {});
-    const back = await readSafetensors(file);
-    expect([...back.tensors.keys()]).toEqual(Object.keys(tensors));
-    for (const [name, { shape, data }] of Object.entries(tensors)) {
-      const got = back.tensors.get(name) as Tensor;
-      expect(got.shape).toEqual(shape);
-      expect(sameBits(got.data, data)).toBe(true);
+    // From the file, and from its bytes in memory (what a web page fetches).
+    for (const back of [await readSafetensors(file), await parseSafetensors(file, readFileSync(file))]) {
+      expect([...back.tensors.keys()]).toEqual(Object.keys(tensors));
+      for (const [name, { shape, data }] of Object.entries(tensors)) {
+        const got = back.tensors.get(name) as Tensor;
+        expect(got.shape).toEqual(shape);
+        expect(sameBits(got.data, data)).toBe(true);
+      }
     }
   });
 
@@ -128,10 +131,14 @@ describe('writeSafetensors + readSafetensors', () => {
 });
 
 describe('readSafetensors refuses', () => {
+  /** Expects `message` from the file, and the same error from its bytes in memory. */
   const expectError = async (file: string, message: string | RegExp): Promise<void> => {
     const promise = readSafetensors(file);
     await expect(promise).rejects.toBeInstanceOf(ModelFileError);
     await expect(readSafetensors(file)).rejects.toThrow(message);
+    if (!existsSync(file) || !statSync(file).isFile()) return;
+    const fromFile = await readSafetensors(file).catch((error: Error) => error.message);
+    await expect(parseSafetensors(file, readFileSync(file))).rejects.toThrow(fromFile as string);
   };
   const f32 = (begin: number, end: number, shape: number[]): object => ({ dtype: 'F32', shape, data_offsets: [begin, end] });
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Dataset } from '../lib/core/dataset';
 import { loadMnist } from '../lib/data/mnist';
-import { readSafetensors } from '../lib/io/safetensors';
+import { readSafetensors } from '../lib/io/safetensors-file';
 import { writeCheckpoint } from '../lib/io/checkpoint';
 import type { Dense } from '../lib/layers/dense';
 import { Network } from '../lib/model/network';

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { modelMetadata } from '../lib/io/model';
-import { writeSafetensors } from '../lib/io/safetensors';
+import { writeSafetensors } from '../lib/io/safetensors-file';
 import type { Dense } from '../lib/layers/dense';
 import { Network } from '../lib/model/network';
 

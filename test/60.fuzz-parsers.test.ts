@@ -14,7 +14,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { gzipSync } from 'zlib';
 import { gunzipIdx, parseIdx } from '../lib/data/idx';
-import { readSafetensors } from '../lib/io/safetensors';
+import { readSafetensors } from '../lib/io/safetensors-file';
 import { Network } from '../lib/model/network';
 
 const SEED = 20261125;
@@ -221,7 +221,7 @@ describe('fuzz: model files', () => {
     );
   });
 
-  test(`Network.load: ${RUNS} mutated model files give a network or an error naming the file, allocating nothing larger than the file`, async () => {
+  test(`Network.load and Network.fromBytes: ${RUNS} mutated model files give a network or the same error naming the file, allocating nothing larger than the file`, async () => {
     await fc.assert(
       fc.asyncProperty(mutated(modelFile), async (bytes) => {
         const file = fileOf(bytes);
@@ -229,6 +229,10 @@ describe('fuzz: model files', () => {
         rmSync(file);
         expectCleanError(error, ['ModelFileError', 'RangeError', 'TypeError', 'Error'], file);
         expect(largest).toBeLessThanOrEqual(bytes.length);
+        // The same bytes in memory (a page's fetched model) are judged exactly as the file was.
+        const inMemory = await largestAllocation(() => Network.fromBytes(bytes, { backend: 'ts', name: file }));
+        expect((inMemory.error as Error | undefined)?.message).toBe((error as Error | undefined)?.message);
+        expect(inMemory.largest).toBeLessThanOrEqual(bytes.length);
       }),
       { seed: SEED, numRuns: RUNS },
     );

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { modelMetadata } from '../lib/io/model';
-import { writeSafetensors } from '../lib/io/safetensors';
+import { writeSafetensors } from '../lib/io/safetensors-file';
 import type { Dense } from '../lib/layers/dense';
 import { Network } from '../lib/model/network';
 

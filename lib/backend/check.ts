@@ -42,33 +42,36 @@
  * leading dimension). The checks run on every call in hot loops, so they are plain comparisons;
  * a message is only built when a check fails.
  */
-import { types } from 'node:util';
 import { ACTIVATIONS } from './contract';
 
-// `instanceof` is the fast path; `util.types` recognises typed arrays made in another realm
+// `instanceof` is the fast path; `arrayKind` recognises typed arrays made in another realm
 // (Node's own Buffers seen from a jest sandbox, a vm context), which the addon also accepts.
+// It is the typed arrays' own Symbol.toStringTag getter, which reads the internal slot (so no
+// object can fake it) and works in browsers too.
+const kindGetter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!.get!;
+const arrayKind = (x: unknown): string | undefined => kindGetter.call(x);
 
 export function checkF32(kernel: string, arg: string, x: unknown): void {
-  if (!(x instanceof Float32Array) && !types.isFloat32Array(x)) {
+  if (!(x instanceof Float32Array) && arrayKind(x) !== 'Float32Array') {
     throw new TypeError(`${kernel}: ${arg} must be a Float32Array`);
   }
 }
 
 export function checkU8(kernel: string, arg: string, x: unknown): void {
-  if (!(x instanceof Uint8Array) && !types.isUint8Array(x)) {
+  if (!(x instanceof Uint8Array) && arrayKind(x) !== 'Uint8Array') {
     throw new TypeError(`${kernel}: ${arg} must be a Uint8Array`);
   }
 }
 
 /** Class labels: bytes, or 16-bit when there are more than 256 classes. */
 export function checkLabelArray(kernel: string, arg: string, x: unknown): void {
-  if (!(x instanceof Uint8Array) && !(x instanceof Uint16Array) && !types.isUint8Array(x) && !types.isUint16Array(x)) {
+  if (!(x instanceof Uint8Array) && !(x instanceof Uint16Array) && arrayKind(x) !== 'Uint8Array' && arrayKind(x) !== 'Uint16Array') {
     throw new TypeError(`${kernel}: ${arg} must be a Uint8Array or Uint16Array`);
   }
 }
 
 export function checkU32(kernel: string, arg: string, x: unknown): void {
-  if (!(x instanceof Uint32Array) && !types.isUint32Array(x)) {
+  if (!(x instanceof Uint32Array) && arrayKind(x) !== 'Uint32Array') {
     throw new TypeError(`${kernel}: ${arg} must be a Uint32Array`);
   }
 }

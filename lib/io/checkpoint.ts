@@ -1,6 +1,7 @@
 import type { NetworkConfig } from '../layers/registry';
 import { modelContents, modelMetadata, refuseNonFinite, TRAINING_STATE_PREFIX, type ModelContents } from './model';
-import { readSafetensors, writeSafetensors, type Tensor } from './safetensors';
+import { readSafetensors, writeSafetensors } from './safetensors-file';
+import type { Tensor } from './safetensors';
 
 /**
  * A checkpoint file is a model file (same tensors and metadata, so `Network.load` reads it) plus

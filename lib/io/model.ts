@@ -1,7 +1,7 @@
 import { ModelFileError } from '../core/errors';
 import { toShape } from '../core/shape';
 import { buildLayers, type NetworkConfig } from '../layers/registry';
-import { readSafetensors, writeSafetensors, type Tensor } from './safetensors';
+import { encodeSafetensors, parseSafetensors, type Tensor } from './safetensors';
 
 /** `__metadata__.format` of digitnet model files. */
 export const MODEL_FORMAT = 'digitnet/1';
@@ -16,13 +16,14 @@ export interface ModelContents {
 }
 
 /**
- * Writes a model as safetensors: each layer's tensors as `layers.{i}.{name}` (F32, PyTorch's
- * names and layouts), the architecture as JSON in `__metadata__.digitnet`. Refuses tensors that
- * are not all finite, so a diverged network never replaces a good file.
+ * A model as safetensors bytes (`file` names it in errors): each layer's tensors as
+ * `layers.{i}.{name}` (F32, PyTorch's names and layouts), the architecture as JSON in
+ * `__metadata__.digitnet`. Refuses tensors that are not all finite, so a diverged network never
+ * replaces a good file.
  */
-export async function writeModel(path: string, config: NetworkConfig, tensors: Record<string, Tensor>): Promise<void> {
-  refuseNonFinite(path, tensors);
-  await writeSafetensors(path, tensors, modelMetadata(config));
+export function encodeModel(file: string, config: NetworkConfig, tensors: Record<string, Tensor>): Uint8Array[] {
+  refuseNonFinite(file, tensors);
+  return encodeSafetensors(file, tensors, modelMetadata(config));
 }
 
 /** The `__metadata__` of a model file of architecture `config`. */
@@ -35,10 +36,10 @@ export function refuseNonFinite(path: string, tensors: Record<string, Tensor>): 
   for (const [name, tensor] of Object.entries(tensors)) checkFinite(path, name, tensor);
 }
 
-/** Reads a model file; checks the format tag and that its tensors are exactly those the architecture needs. */
-export async function readModel(path: string): Promise<ModelContents> {
-  const { tensors, metadata } = await readSafetensors(path);
-  return modelContents(path, tensors, metadata);
+/** A model file's bytes (`file` names them in errors), checked as `modelContents` checks a file. */
+export async function parseModel(file: string, bytes: Uint8Array): Promise<ModelContents> {
+  const { tensors, metadata } = await parseSafetensors(file, bytes);
+  return modelContents(file, tensors, metadata);
 }
 
 /**

@@ -1,5 +1,3 @@
-import { promises as fs } from 'fs';
-import { writeFileAtomic } from './atomic-write';
 import { ModelFileError } from '../core/errors';
 
 /**
@@ -35,8 +33,8 @@ function littleEndianBytes(data: Float32Array): Uint8Array {
   return bytes;
 }
 
-/** Writes `tensors` (F32, in the object's order) and `metadata` as a safetensors file, atomically. */
-export async function writeSafetensors(file: string, tensors: Record<string, Tensor>, metadata: Record<string, string>): Promise<void> {
+/** The bytes of a safetensors file holding `tensors` (F32, in the object's order) and `metadata`; `file` names it in errors. */
+export function encodeSafetensors(file: string, tensors: Record<string, Tensor>, metadata: Record<string, string>): Uint8Array[] {
   const header: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(metadata)) {
     if (typeof value !== 'string') throw new ModelFileError(file, `metadata ${key} must be a string, got ${typeof value}`);
@@ -64,7 +62,7 @@ export async function writeSafetensors(file: string, tensors: Record<string, Ten
   padded.set(json);
   const length = new Uint8Array(8);
   new DataView(length.buffer).setBigUint64(0, BigInt(padded.length), true);
-  await writeFileAtomic(file, [length, padded, ...chunks]);
+  return [length, padded, ...chunks];
 }
 
 /** A header entry that passed the checks; offsets are into the data section. */
@@ -75,14 +73,15 @@ interface Entry {
   end: number;
 }
 
-/** Reads exactly `length` bytes at `position` into `target`, or throws naming what was short. */
-async function readExactly(handle: fs.FileHandle, file: string, target: Uint8Array, position: number, what: string): Promise<void> {
-  let done = 0;
-  while (done < target.length) {
-    const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
-    if (bytesRead === 0) throw new ModelFileError(file, `file ended while reading ${what} (it changed while being read?)`);
-    done += bytesRead;
-  }
+/** Fills `target` with the source's bytes from `position` on, or throws saying `what` was cut short. */
+export type ReadAt = (target: Uint8Array, position: number, what: string) => Promise<void>;
+
+/** Safetensors in memory (`file` names them in errors), checked as a file is. */
+export function parseSafetensors(file: string, bytes: Uint8Array): Promise<SafetensorsContents> {
+  return decodeSafetensors(file, bytes.length, async (target, position, what) => {
+    if (position + target.length > bytes.length) throw new ModelFileError(file, `file ended while reading ${what}`);
+    target.set(bytes.subarray(position, position + target.length));
+  });
 }
 
 /** Checks the header (all of it, before anything large is allocated) and returns its tensors and metadata. */
@@ -157,56 +156,47 @@ function parseHeader(file: string, text: string, dataBytes: number): { entries: 
   return { entries, metadata };
 }
 
+/** The tensors and string metadata of a safetensors file. */
+export interface SafetensorsContents {
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
 /**
- * Reads a safetensors file of F32 tensors. Everything the header says is checked against the file
- * size before any tensor is allocated; each tensor gets its own aligned Float32Array.
+ * Reads safetensors of F32 tensors from a source of `size` bytes. Everything the header says is
+ * checked against the size before any tensor is allocated; each tensor gets its own aligned
+ * Float32Array. `file` names the source in errors.
  */
-export async function readSafetensors(file: string): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(file, 'r');
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    throw new ModelFileError(file, `cannot read: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+export async function decodeSafetensors(file: string, size: number, readAt: ReadAt): Promise<SafetensorsContents> {
+  if (size < 8) throw new ModelFileError(file, `too short for a safetensors file: ${size} bytes, the header length alone takes 8`);
+  const prefix = new Uint8Array(8);
+  await readAt(prefix, 0, 'the header length');
+  const headerLength = new DataView(prefix.buffer).getBigUint64(0, true);
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) {
+    throw new ModelFileError(file, `header length ${headerLength} is absurd (limit ${MAX_HEADER_BYTES} bytes); not a safetensors file?`);
   }
-  try {
-    const size = (await handle.stat()).size;
-    if (size < 8) throw new ModelFileError(file, `too short for a safetensors file: ${size} bytes, the header length alone takes 8`);
-    const prefix = new Uint8Array(8);
-    await readExactly(handle, file, prefix, 0, 'the header length');
-    const headerLength = new DataView(prefix.buffer).getBigUint64(0, true);
-    if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-      throw new ModelFileError(file, `header length ${headerLength} is absurd (limit ${MAX_HEADER_BYTES} bytes); not a safetensors file?`);
-    }
-    if (headerLength > BigInt(size - 8)) {
-      throw new ModelFileError(file, `header length ${headerLength} is more than the ${size - 8} bytes after it; truncated or not a safetensors file`);
-    }
-    const headerBytes = new Uint8Array(Number(headerLength));
-    await readExactly(handle, file, headerBytes, 8, 'the header');
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
-    } catch {
-      throw new ModelFileError(file, 'header is not valid UTF-8');
-    }
-    const dataStart = 8 + headerBytes.length;
-    const { entries, metadata } = parseHeader(file, text, size - dataStart);
-    const tensors = new Map<string, Tensor>();
-    for (const { name, shape, begin, end } of entries) {
-      const data = new Float32Array((end - begin) / F32_BYTES);
-      const bytes = new Uint8Array(data.buffer);
-      await readExactly(handle, file, bytes, dataStart + begin, `tensor ${name}`);
-      if (!HOST_LITTLE_ENDIAN) {
-        const view = new DataView(data.buffer);
-        for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(i * F32_BYTES, true);
-      }
-      tensors.set(name, { shape, data });
-    }
-    return { tensors, metadata };
-  } catch (error) {
-    if (error instanceof ModelFileError) throw error;
-    throw new ModelFileError(file, `cannot read: ${(error as Error).message}`);
-  } finally {
-    await handle.close().catch(() => undefined);
+  if (headerLength > BigInt(size - 8)) {
+    throw new ModelFileError(file, `header length ${headerLength} is more than the ${size - 8} bytes after it; truncated or not a safetensors file`);
   }
+  const headerBytes = new Uint8Array(Number(headerLength));
+  await readAt(headerBytes, 8, 'the header');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+  } catch {
+    throw new ModelFileError(file, 'header is not valid UTF-8');
+  }
+  const dataStart = 8 + headerBytes.length;
+  const { entries, metadata } = parseHeader(file, text, size - dataStart);
+  const tensors = new Map<string, Tensor>();
+  for (const { name, shape, begin, end } of entries) {
+    const data = new Float32Array((end - begin) / F32_BYTES);
+    await readAt(new Uint8Array(data.buffer), dataStart + begin, `tensor ${name}`);
+    if (!HOST_LITTLE_ENDIAN) {
+      const view = new DataView(data.buffer);
+      for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(i * F32_BYTES, true);
+    }
+    tensors.set(name, { shape, data });
+  }
+  return { tensors, metadata };
 }

@@ -6,7 +6,8 @@ import { checkSeed, Random } from '../core/random';
 import { formatShape, sameShape, shapeSize, toShape, type Shape } from '../core/shape';
 import { MNIST_SIDE, preprocessImage, type PixelImage, type PreprocessOptions } from '../image/preprocess';
 import type { Tensor } from '../io/safetensors';
-import { readModel, writeModel } from '../io/model';
+import { parseModel, type ModelContents } from '../io/model';
+import { readModel, writeModel } from '../io/model-file';
 import type { Dense } from '../layers/dense';
 import type { Layer, Pass, TensorSpec } from '../layers/layer';
 import { buildLayers, type LayerConfig, type LayerSpec, type NetworkConfig } from '../layers/registry';
@@ -133,8 +134,17 @@ export class Network {
 
   /** Loads a network saved with `save` (safetensors). */
   static async load(path: string, options: { backend?: BackendName | Backend } = {}): Promise<Network> {
-    const model = await readModel(path);
-    const net = Network.build(model.config.input, model.config.layers, options.backend, `${path}: metadata digitnet`);
+    return Network.fromContents(path, await readModel(path), options.backend);
+  }
+
+  /** A network from the bytes of a model file (fetched, uploaded, embedded); `name` names them in errors. */
+  static async fromBytes(bytes: Uint8Array | ArrayBuffer, options: { backend?: BackendName | Backend; name?: string } = {}): Promise<Network> {
+    const name = options.name ?? 'model bytes';
+    return Network.fromContents(name, await parseModel(name, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)), options.backend);
+  }
+
+  private static fromContents(name: string, model: ModelContents, backend: BackendName | Backend | undefined): Network {
+    const net = Network.build(model.config.input, model.config.layers, backend, `${name}: metadata digitnet`);
     net.assign(model.tensors);
     return net;
   }
@@ -423,9 +433,13 @@ export class Network {
   }
 }
 
-/** A zeroed Float32Array of `length` values on a SharedArrayBuffer. */
+/**
+ * A zeroed Float32Array of `length` values on a SharedArrayBuffer, which the training worker
+ * shares; on an ArrayBuffer where there is none (a web page that is not cross-origin isolated).
+ */
 function sharedFloats(length: number): Float32Array {
-  return new Float32Array(new SharedArrayBuffer(length * Float32Array.BYTES_PER_ELEMENT));
+  const bytes = length * Float32Array.BYTES_PER_ELEMENT;
+  return new Float32Array(typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
 }
 
 /** Consecutive views of `arena` from `offset`, one per spec, each as long as its tensor. */

@@ -30,12 +30,14 @@ const IMPORT_MJS = `
 import { createRequire } from 'node:module';
 import * as esm from 'digitnet';
 import { Network, getBackend, loadMnist } from 'digitnet';
+import * as browser from 'digitnet/browser';
 const cjs = createRequire(import.meta.url)('digitnet');
 console.log(JSON.stringify({
   network: typeof Network.create,
   loadMnist: typeof loadMnist,
   sameNames: Object.keys(esm).sort().join() === Object.keys(cjs).sort().join(),
   sameInstance: cjs.Network === Network && cjs.getBackend === getBackend,
+  browser: [typeof browser.loadModel, typeof browser.Network.fromBytes, typeof browser.preprocessImage].join(),
 }));
 `;
 
@@ -107,9 +109,9 @@ describeInstall(`npm pack, then install the tarball offline into a fresh project
   test('the tarball holds dist, native sources, build files, the prebuild, README and LICENSE, and no tests, benchmarks or build junk', () => {
     const files = run('tar', ['tzf', tarball], { cwd: work }).stdout.trim().split('\n');
     const allowed =
-      /^package\/(dist\/[\w/.-]+\.(js|mjs|d\.ts|d\.mts)|native\/[\w.-]+\.(cc|h)|prebuilds\/[\w-]+\/[\w.]+\.node|binding\.gyp|CMakeLists\.txt|README\.md|LICENSE|package\.json|scripts\/install\.js|bench\/gemm-shapes\.json)$/;
+      /^package\/(dist\/[\w/.-]+\.(js|mjs|d\.ts|d\.mts)|dist\/web\/(index\.html|page\.css)|native\/[\w.-]+\.(cc|h)|prebuilds\/[\w-]+\/[\w.]+\.node|binding\.gyp|CMakeLists\.txt|README\.md|LICENSE|package\.json|scripts\/install\.js|bench\/gemm-shapes\.json)$/;
     expect(files.filter((file) => !allowed.test(file))).toEqual([]);
-    for (const required of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.mts', 'dist/cli/main.js', 'binding.gyp', 'CMakeLists.txt', 'README.md', 'LICENSE', 'scripts/install.js', 'bench/gemm-shapes.json']) {
+    for (const required of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.mts', 'dist/cli/main.js', 'dist/browser.mjs', 'dist/web/browser.d.ts', 'dist/web/index.html', 'dist/web/page.css', 'dist/web/page.js', 'binding.gyp', 'CMakeLists.txt', 'README.md', 'LICENSE', 'scripts/install.js', 'bench/gemm-shapes.json']) {
       expect(files).toContain(`package/${required}`);
     }
     expect(files).toContainEqual(expect.stringMatching(new RegExp(`^package/prebuilds/${process.platform}-${process.arch}/digitnet\\.[\\w.]*node$`)));
@@ -125,7 +127,7 @@ describeInstall(`npm pack, then install the tarball offline into a fresh project
     expect(training.stderr).toBe('');
     const imported = node(dir, 'import.mjs');
     expect(imported.status).toBe(0);
-    expect(JSON.parse(imported.stdout)).toEqual({ network: 'function', loadMnist: 'function', sameNames: true, sameInstance: true });
+    expect(JSON.parse(imported.stdout)).toEqual({ network: 'function', loadMnist: 'function', sameNames: true, sameInstance: true, browser: 'function,function,function' });
     const report = doctor(dir);
     expect(report.backend).toBe('native');
     expect(report.native).toEqual(expect.objectContaining({ loaded: true, source: 'prebuild', path: expect.stringContaining(join('digitnet', 'prebuilds')) }));

@@ -18,7 +18,8 @@ const ALLOWED: Record<string, string[]> = {
   image: ['core', 'io'],
   model: ['core', 'backend', 'layers', 'io', 'image'],
   train: ['core', 'backend', 'layers', 'io', 'model'],
-  cli: ['core', 'backend', 'layers', 'io', 'data', 'image', 'model', 'train'],
+  web: ['core', 'backend', 'layers', 'io', 'image', 'model', 'train'],
+  cli: ['core', 'backend', 'layers', 'io', 'data', 'image', 'model', 'train', 'web'],
 };
 
 /** Imports against the folder order that are allowed, each with the reason. */

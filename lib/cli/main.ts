@@ -5,6 +5,7 @@ import { evalCommand } from './eval';
 import { infoCommand } from './info';
 import { predictCommand } from './predict';
 import { readCommand } from './read';
+import { serveCommand } from './serve';
 import { trainCommand } from './train';
 import { UsageError, type CommandResult } from './options';
 
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<CommandResult>> = {
   eval: evalCommand,
   predict: predictCommand,
   read: readCommand,
+  serve: serveCommand,
   info: infoCommand,
   doctor: doctorCommand,
   bench: benchCommand,
@@ -26,6 +28,7 @@ Commands:
   eval      evaluate a saved model on the MNIST test set
   predict   classify digits (PNG and JPEG pictures, IDX files) with a saved model
   read      read the numbers written in pictures (PNG, JPEG) with a saved model
+  serve     a local web page: draw digits for a model, train and watch the curves live
   info      show a saved model's layers, output shapes and parameter counts
   doctor    show what this installation runs on: backend and where it loaded from, CPU, data
   bench     time the native and TypeScript backends (GEMM and training epochs)

@@ -1,4 +1,4 @@
-import { ACTIVATIONS, type ActivationName } from '../backend/contract';
+import { ACTIVATIONS, type ActivationName, type Backend } from '../backend/contract';
 import { getBackend } from '../backend';
 import { classCount } from '../core/dataset';
 import { loadMnist } from '../data/mnist';
@@ -10,7 +10,8 @@ import { resolveAugment } from '../train/augment';
 import type { OptimizerSpec } from '../train/optimizers';
 import { PRESETS, type PresetName } from '../train/presets';
 import type { FitOptions } from '../train/types';
-import { choiceOption, intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec, type CommandResult } from './options';
+import type { Dataset } from '../core/dataset';
+import { choiceOption, intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec, type CommandResult, type Values } from './options';
 import { Progress } from './progress';
 import { confidentMistakes, renderReport, type ReportData } from './report';
 import { writeFileAtomic } from '../io/atomic-write';
@@ -18,7 +19,8 @@ import { writeFileAtomic } from '../io/atomic-write';
 /** Mistakes a --report shows. */
 const REPORTED_MISTAKES = 24;
 
-const spec: CommandSpec = {
+/** `digitnet train`'s options; `digitnet serve` parses the Train panel's fields with them too. */
+export const trainSpec: CommandSpec = {
   name: 'train',
   usage: `Usage: digitnet train [options]
 
@@ -74,22 +76,28 @@ model trained so far and exits 0 with "stopped": "aborted". A second Ctrl-C quit
   },
 };
 
-/** `digitnet train`. */
-export async function trainCommand(argv: string[]): Promise<CommandResult> {
-  const { values, json, help } = parseCommand(spec, argv);
-  if (help) return { help: spec.usage };
+/** A network ready to train and what to train it with, as the options of `digitnet train` describe them. */
+export interface TrainingSetup {
+  presetName: PresetName;
+  net: Network;
+  backend: Backend;
+  /** The preset's options with the command line's changes, seed, limit and augmentation. */
+  fit: FitOptions;
+  train: Dataset;
+  test: Dataset;
+  /** Where the data came from. */
+  dir: string;
+}
+
+/** Checks the training options (a UsageError says which is wrong and why), loads the data and builds the network. */
+export async function setUpTraining(values: Values): Promise<TrainingSetup> {
   const presetName = choiceOption(values, 'preset', Object.keys(PRESETS) as PresetName[]) ?? 'default';
   const preset = PRESETS[presetName];
   const activation = choiceOption(values, 'activation', ACTIVATIONS);
   const hidden = hiddenLayers(stringOption(values, 'layers'), preset.hidden, activation);
   const fitOptions = fitOverrides(values, preset.fit);
   const seed = intOption(values, 'seed', 0, 2 ** 32 - 1) ?? 1;
-  const target = numberOption(values, 'target', 0, 1);
   const limit = intOption(values, 'limit', 1);
-  const out = stringOption(values, 'out');
-  const report = stringOption(values, 'report');
-  const checkpoint = stringOption(values, 'checkpoint');
-  const resume = stringOption(values, 'resume');
   // --augment: the preset's augmentation if it has one, else the defaults.
   const augment = resolveAugment(values.augment === true ? (fitOptions.augment ?? true) : fitOptions.augment, 'train');
 
@@ -105,6 +113,20 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
     seed,
     backend,
   });
+  return { presetName, net, backend, fit: { ...fitOptions, seed, limit, augment }, train, test, dir };
+}
+
+/** `digitnet train`. */
+export async function trainCommand(argv: string[]): Promise<CommandResult> {
+  const { values, json, help } = parseCommand(trainSpec, argv);
+  if (help) return { help: trainSpec.usage };
+  const target = numberOption(values, 'target', 0, 1);
+  const out = stringOption(values, 'out');
+  const report = stringOption(values, 'report');
+  const checkpoint = stringOption(values, 'checkpoint');
+  const resume = stringOption(values, 'resume');
+  const { presetName, net, backend, fit: fitOptions, train, test, dir } = await setUpTraining(values);
+  const augment = fitOptions.augment;
   const progress = new Progress(process.stderr, fitOptions.epochs ?? 10);
   process.stderr.write(`digitnet: training ${net.architecture} (${presetName} preset) on ${displayPath(dir)} with the ${backend.name} backend, ${backend.getThreads()} thread(s)${augment ? ', augmenting the training images' : ''}\n`);
   const interrupt = new AbortController();
@@ -119,13 +141,10 @@ export async function trainCommand(argv: string[]): Promise<CommandResult> {
   try {
     history = await net.fit(train, {
       ...fitOptions,
-      seed,
-      limit,
       validation: test,
       targetAccuracy: target,
       checkpoint,
       resume,
-      augment,
       signal: interrupt.signal,
       onBatch: (info) => {
         progress.batch(info);

@@ -148,6 +148,7 @@ describeBrowser('the page of digitnet serve in Chromium', () => {
     const lossBefore = await page.getByTestId('loss-chart').innerHTML();
     await page.getByTestId('train-start').click();
     await page.getByText(/finished 2 epoch/).waitFor({ timeout: 60_000 });
+    await page.getByTestId('epoch-row').nth(1).waitFor();
     expect(await page.getByTestId('epoch-row').count()).toBe(2);
     expect(await page.getByTestId('loss-chart').innerHTML()).not.toBe(lossBefore);
     expect(await page.getByTestId('confusion').locator('td').count()).toBe(100);

@@ -53,6 +53,7 @@ export class TrainPanel {
         break;
       case 'end':
         this.setRunning(false);
+        this.render(); // at once: the run's last rows and curves show with its last word
         this.status(event.message, event.stopped === 'failed');
         if (event.model) this.setModel(event.model);
         break;

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { displayPath } from '../core/display-path';
+import { cannotRead, ModelFileError } from '../core/errors';
 import { Network } from '../model/network';
 import { intOption, parseCommand, stringOption, type CommandResult, type CommandSpec } from './options';
 import { createServer } from './serve/server';
@@ -37,9 +38,10 @@ export async function serveCommand(argv: string[]): Promise<CommandResult> {
   const modelFile = stringOption(values, 'model');
   const runs = new TrainingRuns(stringOption(values, 'data'));
   if (modelFile) {
-    // Loaded once here so that a bad file fails the command, not the page.
-    const net = await Network.load(modelFile, { backend: 'ts' });
-    runs.setModel(await fs.readFile(modelFile), net.architecture, displayPath(modelFile));
+    // Read once and checked here, so that a bad file fails the command, not the page.
+    const bytes = await readModelBytes(modelFile);
+    const net = await Network.fromBytes(bytes, { backend: 'ts', name: modelFile });
+    runs.setModel(bytes, net.architecture, displayPath(modelFile));
   }
   const server = createServer(runs);
   await new Promise<void>((resolve, reject) => {
@@ -67,4 +69,13 @@ export async function serveCommand(argv: string[]): Promise<CommandResult> {
     process.on('SIGTERM', stop);
   });
   return json ? { json: { url, stopped: true } } : { text: `digitnet: server at ${url} stopped` };
+}
+
+/** A model file's bytes; a file that cannot be read is a ModelFileError naming it, as Network.load says it. */
+async function readModelBytes(file: string): Promise<Uint8Array> {
+  try {
+    return await fs.readFile(file);
+  } catch (error) {
+    throw new ModelFileError(file, cannotRead(error));
+  }
 }

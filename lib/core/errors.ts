@@ -63,3 +63,9 @@ export class ImageError extends Error {
     super(`${source}: ${problem}`, options);
   }
 }
+
+/** What a failed read of a file says after its name: "cannot read: no such file", or the system's reason. */
+export function cannotRead(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return `cannot read: ${e.code === 'ENOENT' ? 'no such file' : e.message}`;
+}

@@ -1,6 +1,6 @@
 import * as zlib from 'zlib';
 import { readFileShared } from './shared-file';
-import { IdxError } from '../core/errors';
+import { cannotRead, IdxError } from '../core/errors';
 
 /**
  * An IDX file (the MNIST container): dims from the header, data row-major, one byte per value.
@@ -176,8 +176,7 @@ export async function readIdx(path: string): Promise<Idx> {
   try {
     file = await readFileShared(path);
   } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    throw new IdxError(path, `cannot read: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { cause: error });
+    throw new IdxError(path, cannotRead(error), { cause: error });
   }
   const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) return gunzipIdx(bytes, path);

@@ -3,7 +3,7 @@ import * as zlib from 'zlib';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { typeTag } from '../core/dataset';
-import { ImageError } from '../core/errors';
+import { cannotRead, ImageError } from '../core/errors';
 import type { RgbaImage } from './pixels';
 import { checkJpegComplete, readJpegFrame } from './jpeg-layout';
 import { orientImage } from './orient';
@@ -35,8 +35,7 @@ export async function readImage(path: string): Promise<RgbaImage> {
   try {
     bytes = await fs.readFile(path);
   } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    throw new ImageError(path, `cannot read: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { cause: error });
+    throw new ImageError(path, cannotRead(error), { cause: error });
   }
   return decodeImage(bytes, path);
 }

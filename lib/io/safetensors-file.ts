@@ -1,5 +1,5 @@
 import { promises as fs } from 'fs';
-import { ModelFileError } from '../core/errors';
+import { cannotRead, ModelFileError } from '../core/errors';
 import { writeFileAtomic } from './atomic-write';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsContents, type Tensor } from './safetensors';
 
@@ -14,8 +14,7 @@ export async function readSafetensors(file: string): Promise<SafetensorsContents
   try {
     handle = await fs.open(file, 'r');
   } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    throw new ModelFileError(file, `cannot read: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    throw new ModelFileError(file, cannotRead(error));
   }
   try {
     return await decodeSafetensors(file, (await handle.stat()).size, async (target, position, what) => {

@@ -122,7 +122,7 @@ export class TrainingRuns {
         return;
       }
       const { accuracy } = net.evaluate(test);
-      const info = this.setModel(concat(encodeModel('trained model', net.config, net.tensors())), net.architecture, `the run that just ${history.stopped === 'aborted' ? 'stopped' : 'ended'}`);
+      const info = this.setModel(Buffer.concat(encodeModel('trained model', net.config, net.tensors())), net.architecture, `the run that just ${history.stopped === 'aborted' ? 'stopped' : 'ended'}`);
       const how = history.stopped === 'aborted' ? `stopped after ${history.steps} step(s)` : `finished ${history.epochs.length} epoch(s)`;
       this.emit({ type: 'end', stopped: history.stopped, testAccuracy: accuracy, message: `${how} in ${history.seconds.toFixed(1)} s: test accuracy ${(100 * accuracy).toFixed(2)}%; the Draw panel now uses this model`, model: info });
     } catch (error) {
@@ -152,15 +152,4 @@ function pageArguments(fields: Record<string, unknown>): string[] {
     }
   }
   return args;
-}
-
-/** One array of the chunks' bytes. */
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }

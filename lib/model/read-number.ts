@@ -1,3 +1,5 @@
+import { inkLine, inkSpan, lineWindows } from '../image/line';
+import { MNIST_SIDE } from '../image/place';
 import type { PixelImage } from '../image/pixels';
 import type { PreprocessOptions } from '../image/preprocess';
 import { findPieces, leastInkPath, pieceDigit, slicePiece, type InkPage, type InkPiece, type PixelBox } from '../image/segment';
@@ -7,7 +9,7 @@ export interface ReadDigit {
   /** Where the digit's strokes lie, in the picture's pixels. */
   box: PixelBox;
   label: number;
-  /** The network's probability for `label`. */
+  /** The network's probability for `label` (a reader's: its mean over the windows on the digit). */
   probability: number;
   /** The 28x28 input the network saw. */
   input: Float32Array;
@@ -18,6 +20,15 @@ export interface NumberReading {
   number: string;
   digits: ReadDigit[];
 }
+
+/**
+ * The class a number reader gives a window that is not centred on a digit. A network with this
+ * extra class (11 classes, trained on `numberWindows`) reads numbers by sliding a window along
+ * them; a digit classifier (10 classes) reads the pieces the ink falls into.
+ */
+export const NOT_A_DIGIT = 10;
+/** Classes 0..DIGITS - 1 are the digits. */
+const DIGITS = 10;
 
 /** What readNumber needs of a network: class probabilities for preprocessed 28x28 inputs. */
 export interface DigitClassifier {
@@ -53,8 +64,62 @@ const TOO_WIDE = 5;
  */
 export function readNumber(net: DigitClassifier, image: PixelImage, options: PreprocessOptions = {}): NumberReading {
   const page = findPieces(image, options);
-  const digits = page.pieces.flatMap((piece) => readPiece(net, page, piece));
+  const digits = net.classes === NOT_A_DIGIT + 1 ? readWindows(net, page) : page.pieces.flatMap((piece) => readPiece(net, page, piece));
   return { number: digits.map((d) => d.label).join(''), digits };
+}
+
+/** A window is on a digit when the reader gives NOT_A_DIGIT less than this. */
+const ON_DIGIT = 0.6;
+/**
+ * A run of windows on a digit is a digit when the sum of their 1 - p(NOT_A_DIGIT) reaches this:
+ * a digit holds it over about three windows a pixel apart, a stray mark for one or two. Measured
+ * on generated numbers (bench/handwriting), with ON_DIGIT.
+ */
+const DIGIT_MASS = 2.5;
+
+/**
+ * Reads a number with a window reader: 28x28 windows a pixel apart (at MNIST's size) along the
+ * line of ink, each classified as a digit centred in it or NOT_A_DIGIT; each run of windows on a
+ * digit, if it holds enough of them, is one digit, labelled by the class its windows give the most
+ * probability in all.
+ */
+function readWindows(net: DigitClassifier, page: InkPage): ReadDigit[] {
+  const line = inkLine(page);
+  const xs: number[] = [];
+  for (let x = line.x0 - 4 / line.scale; x <= line.x1 + 4 / line.scale; x += 1 / line.scale) xs.push(x);
+  const inputs = lineWindows(line, xs);
+  const { probabilities } = net.predict(inputs, xs.length);
+  const classes = net.classes;
+  const onDigit = xs.map((_, k) => 1 - probabilities[k * classes + NOT_A_DIGIT]);
+  const digits: ReadDigit[] = [];
+  for (let start = 0; start < xs.length; ) {
+    if (onDigit[start] <= 1 - ON_DIGIT) {
+      start++;
+      continue;
+    }
+    let end = start;
+    let mass = 0;
+    let peak = start;
+    const sums = new Float64Array(DIGITS);
+    for (; end < xs.length && onDigit[end] > 1 - ON_DIGIT; end++) {
+      mass += onDigit[end];
+      if (onDigit[end] > onDigit[peak]) peak = end;
+      for (let d = 0; d < DIGITS; d++) sums[d] += probabilities[end * classes + d];
+    }
+    if (mass >= DIGIT_MASS) {
+      const label = sums.indexOf(Math.max(...sums));
+      const span = inkSpan(line, (xs[start] + xs[end - 1]) / 2);
+      const f = page.factor;
+      digits.push({
+        box: { x: span.x0 * f, y: span.y0 * f, width: Math.min(page.pictureWidth, span.x1 * f) - span.x0 * f, height: Math.min(page.pictureHeight, span.y1 * f) - span.y0 * f },
+        label,
+        probability: sums[label] / (end - start),
+        input: inputs.slice(peak * MNIST_SIDE * MNIST_SIDE, (peak + 1) * MNIST_SIDE * MNIST_SIDE),
+      });
+    }
+    start = end;
+  }
+  return digits;
 }
 
 /** The best reading of one piece: the whole of it, or the best sequence of stretches between cuts. */

@@ -1,7 +1,7 @@
 import type { Dataset } from '../../core/dataset';
 import { encodeModel } from '../../io/model';
 import type { Network } from '../../model/network';
-import { PRESETS } from '../../train/presets';
+import { PRESETS, type Preset } from '../../train/presets';
 import type { ModelInfo, PresetChoice, ServerEvent } from '../../web/events';
 import { parseCommand, UsageError } from '../options';
 import { confidentMistakes, mistakeImages } from '../report';
@@ -17,8 +17,11 @@ export class RunBusyError extends Error {
   override name = 'RunBusyError';
 }
 
-/** The presets as the Train panel offers them. */
-export const PRESET_CHOICES: PresetChoice[] = Object.entries(PRESETS).map(([name, preset]) => ({
+/** Presets that train number readers (for `digitnet read`), not digit classifiers for the Draw panel. */
+const READERS = Object.entries(PRESETS as Record<string, Preset>).filter(([, preset]) => preset.windows).map(([name]) => name);
+
+/** The presets as the Train panel offers them (the Draw panel reads single digits: no readers). */
+export const PRESET_CHOICES: PresetChoice[] = Object.entries(PRESETS).filter(([name]) => !READERS.includes(name)).map(([name, preset]) => ({
   name,
   description: preset.description,
   epochs: preset.fit.epochs,
@@ -142,6 +145,9 @@ function pageArguments(fields: Record<string, unknown>): string[] {
   const args: string[] = [];
   for (const [name, value] of Object.entries(fields)) {
     if (!PAGE_OPTIONS.includes(name)) throw new UsageError(`unknown training parameter '${name}' (one of ${PAGE_OPTIONS.join(', ')})`);
+    if (name === 'preset' && READERS.includes(String(value))) {
+      throw new UsageError(`the ${String(value)} preset trains a network that reads whole numbers, not the single digits drawn here: train it with digitnet train --preset ${String(value)}`);
+    }
     if (name === 'augment') {
       if (typeof value !== 'boolean') throw new UsageError(`--augment must be true or false, got ${JSON.stringify(value)}`);
       if (value) args.push('--augment');

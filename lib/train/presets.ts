@@ -27,6 +27,16 @@ const ROBUST_HIDDEN: LayerSpec[] = [
   { type: 'dropout', rate: 0.4 },
 ];
 
+/** The robust preset's training, which the reader preset varies. */
+const ROBUST_FIT = {
+  epochs: 16,
+  batchSize: 64,
+  optimizer: { name: 'adam', lr: 5e-3 },
+  schedule: { name: 'cosine' },
+  loss: 'mean',
+  augment: { shift: 2, rotate: 15, scale: 0.1, shear: 0.15, elastic: false },
+} satisfies FitOptions;
+
 /** Recipes for `digitnet train --preset NAME`; command-line options override their parts. */
 export const PRESETS = {
   default: {
@@ -67,14 +77,7 @@ export const PRESETS = {
     description: 'the convolutional recipe for real handwriting: conv 5x5 16 ReLU, maxpool 2, conv 5x5 32 ReLU, maxpool 2, batch-norm, dense 128 ReLU, dropout 0.4, Adam with cosine decay, batch 64, 16 epochs on augmented images (shift 2 px, rotation 15 degrees, scale 0.9-1.1, shear 0.15)',
     hidden: ROBUST_HIDDEN,
     output: { units: 10, activation: 'softmax' },
-    fit: {
-      epochs: 16,
-      batchSize: 64,
-      optimizer: { name: 'adam', lr: 5e-3 },
-      schedule: { name: 'cosine' },
-      loss: 'mean',
-      augment: { shift: 2, rotate: 15, scale: 0.1, shear: 0.15, elastic: false },
-    },
+    fit: ROBUST_FIT,
   },
   reader: {
     // Reads whole numbers (digitnet read), digits that touch or cross included. Measured on
@@ -82,15 +85,8 @@ export const PRESETS = {
     description: 'reads whole numbers: the robust network with an 11th class, "not a digit", trained on 28x28 windows slid along numbers written with the training digits (touching and crossing ones included), 10 epochs',
     hidden: ROBUST_HIDDEN,
     output: { units: 11, activation: 'softmax' },
-    fit: {
-      epochs: 10,
-      batchSize: 64,
-      optimizer: { name: 'adam', lr: 5e-3 },
-      schedule: { name: 'cosine' },
-      loss: 'mean',
-      // No shift: a window's class says whether a digit is centred in it.
-      augment: { shift: 0, rotate: 10, scale: 0.1, shear: 0.15, elastic: false },
-    },
+    // No shift: a window's class says whether a digit is centred in it.
+    fit: { ...ROBUST_FIT, epochs: 10, augment: { shift: 0, rotate: 10, scale: 0.1, shear: 0.15, elastic: false } },
     windows: { numbers: 12000, testNumbers: 1000 },
   },
   paper: {

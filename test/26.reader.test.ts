@@ -70,10 +70,12 @@ describe('numberWindows', () => {
     expect(offCentre((l) => l === NOT_A_DIGIT)).toBeGreaterThan(4.8);
   });
 
-  test('refuses digits that are not 28x28 images, and a count of numbers below 1', () => {
+  test('refuses digits that are not 28x28 images or not labelled 0-9, and a count of numbers below 1', () => {
     const flat: Dataset = { inputs: new Uint8Array(10 * 100), labels: new Uint8Array(10), count: 10, shape: [100] };
     expect(() => numberWindows(flat)).toThrow('numberWindows: digits must be 28x28 images, got shape [100]');
     expect(() => numberWindows(digits, { numbers: 0 })).toThrow('numberWindows: numbers must be a positive integer, got 0');
+    const eleven: Dataset = { inputs: digits.inputs.subarray(0, 3 * 784), labels: Uint8Array.of(1, 10, 2), count: 3, shape: [1, 28, 28] };
+    expect(() => numberWindows(eleven)).toThrow('numberWindows: label 1 is 10; digits are labelled 0-9');
   });
 });
 

@@ -14,11 +14,10 @@ export interface NumberWindowsOptions {
 }
 
 /**
- * A window this close to a digit's centre (in pixels at MNIST's size) shows that digit; one at
- * least GARBAGE_DISTANCE from every centre shows none (class NOT_A_DIGIT). Between the two a
- * window is neither and is not used.
+ * A window at least this far from every digit's centre (in pixels at MNIST's size) shows no digit
+ * (class NOT_A_DIGIT). Windows labelled with a digit lie within 1.5 pixels of its centre (see
+ * windowPlaces); those in between are neither and are not used.
  */
-const CENTRED = 1.5;
 const GARBAGE_DISTANCE = 3;
 
 /**
@@ -37,6 +36,9 @@ export function numberWindows(digits: Dataset, options: NumberWindowsOptions = {
     throw new RangeError(`numberWindows: digits must be 28x28 images, got shape ${JSON.stringify(digits.shape)}`);
   }
   if (digits.count === 0) throw new RangeError('numberWindows: digits holds no images');
+  // Class NOT_A_DIGIT (10) is the windows' own: the digits must be 0-9.
+  const label = digits.labels.subarray(0, digits.count).findIndex((l) => l >= NOT_A_DIGIT);
+  if (label >= 0) throw new RangeError(`numberWindows: label ${label} is ${digits.labels[label]}; digits are labelled 0-9`);
   const numbers = options.numbers ?? 10000;
   if (!Number.isSafeInteger(numbers) || numbers < 1) throw new RangeError(`numberWindows: numbers must be a positive integer, got ${numbers}`);
   const rng = new Random(checkSeed(options.seed ?? 1, 'numberWindows'));
@@ -62,7 +64,10 @@ export function numberWindows(digits: Dataset, options: NumberWindowsOptions = {
   return { inputs, labels: out, count: labels.length, shape: [1, MNIST_SIDE, MNIST_SIDE] };
 }
 
-/** Where to cut windows from a number and their classes: three around each digit's centre, and some between and around the digits. */
+/**
+ * Where to cut windows from a number and their classes: three around each digit's centre (a pixel
+ * apart, each moved by up to half a pixel: all within 1.5), and some between and around the digits.
+ */
 function windowPlaces(line: InkLine, centres: number[], digitLabels: number[], rng: Random): { xs: number[]; classes: number[] } {
   const xs: number[] = [];
   const classes: number[] = [];

@@ -89,27 +89,33 @@ function bars(lefts: number[]): { width: number; height: number; data: Uint8Arra
 }
 
 /**
- * A reader that knows one thing: a window whose ink's mean column is within 1.5 pixels of the
- * middle is on a digit (a 1), any other NOT_A_DIGIT.
+ * A reader that knows one thing: an input whose ink's mean column is within 1.5 pixels of the
+ * middle is on a digit, any other NOT_A_DIGIT. `onDigit` gives the probabilities of a digit, by
+ * call: readNumber's first call reads the windows, its second the digits' own ink.
  */
-const stubReader: DigitClassifier = {
-  classes: NOT_A_DIGIT + 1,
-  predict(inputs: Float32Array, count: number) {
-    const probabilities = new Float32Array(count * 11);
-    const labels = new Uint8Array(count);
-    for (let k = 0; k < count; k++) {
-      const { x, ink } = inkColumn(inputs, k);
-      labels[k] = ink > 0 && Math.abs(x - 13.5) < 1.5 ? 1 : NOT_A_DIGIT;
-      probabilities[k * 11 + labels[k]] = 1;
-    }
-    return { labels, probabilities };
-  },
-};
+function stubReader(...onDigit: Record<number, number>[]): DigitClassifier {
+  let call = 0;
+  return {
+    classes: NOT_A_DIGIT + 1,
+    predict(inputs: Float32Array, count: number) {
+      const answer = onDigit[Math.min(call++, onDigit.length - 1)];
+      const probabilities = new Float32Array(count * 11);
+      const labels = new Uint8Array(count);
+      for (let k = 0; k < count; k++) {
+        const { x, ink } = inkColumn(inputs, k);
+        const centred = ink > 0 && Math.abs(x - 13.5) < 1.5;
+        for (const [label, p] of Object.entries(centred ? answer : { [NOT_A_DIGIT]: 1 })) probabilities[k * 11 + Number(label)] = p;
+        labels[k] = centred ? Number(Object.keys(answer)[0]) : NOT_A_DIGIT;
+      }
+      return { labels, probabilities };
+    },
+  };
+}
 
 describe('readNumber with a window reader (11 classes)', () => {
   test('one digit for each run of windows on a digit, boxes around the bars', () => {
     const lefts = [30, 70, 130];
-    const reading = readNumber(stubReader, bars(lefts));
+    const reading = readNumber(stubReader({ 1: 1 }), bars(lefts));
     expect(reading.number).toBe('111');
     reading.digits.forEach((digit, k) => {
       expect(digit.box.x).toBe(lefts[k]);
@@ -119,6 +125,36 @@ describe('readNumber with a window reader (11 classes)', () => {
       expect(digit.probability).toBe(1);
       expect(digit.input).toHaveLength(784);
     });
+  });
+
+  test("a digit's label weighs its windows and its own ink: windows unsure between 1 and 2, ink sure of 2", () => {
+    const reading = readNumber(stubReader({ 1: 0.55, 2: 0.45 }, { 2: 1 }), bars([30, 70]));
+    expect(reading.number).toBe('22');
+    // Half the windows' shares (0.45) and half the ink's (1).
+    for (const digit of reading.digits) expect(digit.probability).toBeCloseTo(0.725, 5);
+  });
+
+  test('a piece as tall as a digit that no window finds is still a digit, read from its own ink', () => {
+    const reading = readNumber(stubReader({ [NOT_A_DIGIT]: 1 }, { 7: 1 }), bars([30, 70]));
+    expect(reading.number).toBe('77');
+    expect(reading.digits.map((d) => [d.box.x, d.box.width, d.probability])).toEqual([
+      [30, 6, 1],
+      [70, 6, 1],
+    ]);
+  });
+
+  test('digits joined into one piece are each read from their own ink, cut apart along the least ink between them', () => {
+    const image = bars([30, 70]);
+    for (let x = 36; x < 70; x++) image.data[30 * image.width + x] = 20; // a one-pixel bridge
+    const reading = readNumber(stubReader({ 1: 1 }, { 2: 1 }), image);
+    expect(reading.number).toBe('11');
+    // Each cut-out bar is centred, so read as a 2; a cut weighs 0.3 against the windows' 1.
+    for (const digit of reading.digits) expect(digit.probability).toBeCloseTo(0.7, 5);
+    // Boxes are the ink within a digit's width (20 px) of each: its bar and the bridge beside it.
+    const [left, right] = reading.digits;
+    expect(left.box.x).toBe(30);
+    expect(right.box.x + right.box.width).toBe(76);
+    for (const digit of reading.digits) expect(digit.box.width).toBeLessThan(25);
   });
 });
 

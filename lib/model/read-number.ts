@@ -1,15 +1,15 @@
-import { inkLine, inkSpan, lineWindows } from '../image/line';
+import { inkLine, inkSpan, lineWindows, type InkLine } from '../image/line';
 import { MNIST_SIDE } from '../image/place';
 import type { PixelImage } from '../image/pixels';
 import type { PreprocessOptions } from '../image/preprocess';
-import { findPieces, leastInkPath, pieceDigit, slicePiece, type InkPage, type InkPiece, type PixelBox } from '../image/segment';
+import { findPieces, leastInkPath, pieceDigit, slicePiece, type DigitSegment, type InkPage, type InkPiece, type PixelBox } from '../image/segment';
 
 /** One digit of a number read from a picture. */
 export interface ReadDigit {
   /** Where the digit's strokes lie, in the picture's pixels. */
   box: PixelBox;
   label: number;
-  /** The network's probability for `label` (a reader's: its mean over the windows on the digit). */
+  /** The network's probability for `label` (a reader's: its share among the digits, windows and own ink together). */
   probability: number;
   /** The 28x28 input the network saw. */
   input: Float32Array;
@@ -57,10 +57,11 @@ const TOO_WIDE = 5;
 
 /**
  * Reads a number written left to right in `image`: the ink is split into pieces (connected strokes,
- * broken digits merged, see findPieces); a piece wider than a digit may hold touching digits, so
- * every way to cut it along paths of least ink is scored by the network, and the reading with the
- * highest product of the digits' probabilities wins (two digits cut apart read as two confident
- * digits, where the two together read as one unsure glyph).
+ * broken digits merged, see findPieces). A digit classifier (10 classes) reads each piece; one
+ * wider than a digit may hold touching digits, so every way to cut it along paths of least ink is
+ * scored, and the reading with the highest product of the digits' probabilities wins (two digits
+ * cut apart read as two confident digits, where the two together read as one unsure glyph). A
+ * number reader (11 classes) finds the digits by sliding windows along the ink (readWindows).
  */
 export function readNumber(net: DigitClassifier, image: PixelImage, options: PreprocessOptions = {}): NumberReading {
   const page = findPieces(image, options);
@@ -76,12 +77,30 @@ const ON_DIGIT = 0.6;
  * on generated numbers (bench/handwriting), with ON_DIGIT.
  */
 const DIGIT_MASS = 2.5;
+/**
+ * How much a digit's own ink, read as a digit classifier reads a piece, weighs against its
+ * windows: the windows see the digit among its neighbours' strokes, the piece without them. Ink
+ * cut from a piece that holds several digits is less sure (the cut may cross strokes), so it
+ * weighs less. Measured on generated numbers (bench/handwriting).
+ */
+const PIECE_WEIGHT = 0.5;
+const CUT_WEIGHT = 0.3;
+
+/** Windows start..end - 1 on one digit: their summed digit probabilities, the window most on the digit, and the run's middle (working pixels). */
+interface WindowRun {
+  sums: Float64Array;
+  peak: number;
+  x: number;
+}
 
 /**
  * Reads a number with a window reader: 28x28 windows a pixel apart (at MNIST's size) along the
- * line of ink, each classified as a digit centred in it or NOT_A_DIGIT; each run of windows on a
- * digit, if it holds enough of them, is one digit, labelled by the class its windows give the most
- * probability in all.
+ * line of ink, each classified as a digit centred in it or NOT_A_DIGIT. Each run of windows on a
+ * digit, if it holds enough of them, is one digit. It is labelled by the class its windows give
+ * the most probability in all, together with the network's reading of the digit's own ink: the
+ * piece it lies on when it is the piece's only digit, else the part of the piece cut out between
+ * its neighbours along the least ink. A piece as tall as a digit on which no run lies is a digit
+ * too (its neighbours' strokes hid it from the windows), read from its own ink alone.
  */
 function readWindows(net: DigitClassifier, page: InkPage): ReadDigit[] {
   const line = inkLine(page);
@@ -89,9 +108,38 @@ function readWindows(net: DigitClassifier, page: InkPage): ReadDigit[] {
   for (let x = line.x0 - 4 / line.scale; x <= line.x1 + 4 / line.scale; x += 1 / line.scale) xs.push(x);
   const inputs = lineWindows(line, xs);
   const { probabilities } = net.predict(inputs, xs.length);
-  const classes = net.classes;
+  const runs = windowRuns(xs, probabilities, net.classes);
+  const views = ownInk(page, runs.map((run) => run.x));
+  const found = runs.map((run, k) => ({
+    x: run.x,
+    windows: digitShares(run.sums, 0),
+    input: inputs.slice(run.peak * MNIST_SIDE * MNIST_SIDE, (run.peak + 1) * MNIST_SIDE * MNIST_SIDE),
+    view: views[k],
+    weight: views[k]?.cut ? CUT_WEIGHT : PIECE_WEIGHT,
+  }));
+  const hidden = page.pieces
+    .filter((piece) => piece.box.y1 - piece.box.y0 >= LEAST_HEIGHT * page.digitHeight && !runs.some((run) => run.x >= piece.box.x0 && run.x < piece.box.x1))
+    .map((piece) => {
+      const segment = pieceDigit(page, piece);
+      return { x: (piece.box.x0 + piece.box.x1) / 2, windows: EVEN, input: segment.input, view: { segment, cut: false }, weight: 1 };
+    });
+  const places = [...found, ...hidden].sort((a, b) => a.x - b.x);
+  const seen = places.flatMap((place) => (place.view ? [place.view.segment.input] : []));
+  const read = seen.length ? net.predict(concat(seen), seen.length).probabilities : new Float32Array(0);
+  let next = 0;
+  return places.map(({ x, windows, input, view, weight }) => {
+    const own = view ? digitShares(read, net.classes * next++) : null;
+    const shares = own ? windows.map((p, d) => (1 - weight) * p + weight * own[d]) : windows;
+    const label = shares.indexOf(Math.max(...shares));
+    // A cut may cross the digit's strokes: its box is the ink within a digit's width instead.
+    return { box: view && !view.cut ? view.segment.box : spanBox(page, line, x), label, probability: shares[label], input };
+  });
+}
+
+/** The runs of windows on a digit (NOT_A_DIGIT below ON_DIGIT) that hold DIGIT_MASS. */
+function windowRuns(xs: number[], probabilities: Float32Array, classes: number): WindowRun[] {
   const onDigit = xs.map((_, k) => 1 - probabilities[k * classes + NOT_A_DIGIT]);
-  const digits: ReadDigit[] = [];
+  const runs: WindowRun[] = [];
   for (let start = 0; start < xs.length; ) {
     if (onDigit[start] <= 1 - ON_DIGIT) {
       start++;
@@ -106,20 +154,58 @@ function readWindows(net: DigitClassifier, page: InkPage): ReadDigit[] {
       if (onDigit[end] > onDigit[peak]) peak = end;
       for (let d = 0; d < DIGITS; d++) sums[d] += probabilities[end * classes + d];
     }
-    if (mass >= DIGIT_MASS) {
-      const label = sums.indexOf(Math.max(...sums));
-      const span = inkSpan(line, (xs[start] + xs[end - 1]) / 2);
-      const f = page.factor;
-      digits.push({
-        box: { x: span.x0 * f, y: span.y0 * f, width: Math.min(page.pictureWidth, span.x1 * f) - span.x0 * f, height: Math.min(page.pictureHeight, span.y1 * f) - span.y0 * f },
-        label,
-        probability: sums[label] / (end - start),
-        input: inputs.slice(peak * MNIST_SIDE * MNIST_SIDE, (peak + 1) * MNIST_SIDE * MNIST_SIDE),
-      });
-    }
+    if (mass >= DIGIT_MASS) runs.push({ sums, peak, x: (xs[start] + xs[end - 1]) / 2 });
     start = end;
   }
-  return digits;
+  return runs;
+}
+
+/**
+ * Each run's own ink as a digit, from its middle `xs` (working pixels, left to right): the piece
+ * under it when no other run lies on that piece, else the part between least-ink cuts halfway to
+ * its neighbours on the piece (`cut`); null where no piece lies under it or the cut leaves no ink.
+ */
+function ownInk(page: InkPage, xs: number[]): ({ segment: DigitSegment; cut: boolean } | null)[] {
+  const views: ({ segment: DigitSegment; cut: boolean } | null)[] = xs.map(() => null);
+  for (const piece of page.pieces) {
+    const on = xs.flatMap((x, k) => (x >= piece.box.x0 && x < piece.box.x1 ? [k] : []));
+    if (on.length === 1) views[on[0]] = { segment: pieceDigit(page, piece), cut: false };
+    if (on.length < 2) continue;
+    const cuts = on.slice(1).map((k) => {
+      const middle = Math.round((xs[k - 1] + xs[k]) / 2);
+      const reach = Math.max(1, Math.round(Math.min(CUT_REACH * page.digitHeight, (xs[k] - xs[k - 1]) / 2 - 1)));
+      return leastInkPath(page, piece, Math.max(piece.box.x0, middle - reach), Math.min(piece.box.x1 - 1, middle + reach));
+    });
+    on.forEach((k, i) => {
+      const slice = slicePiece(page, piece, i > 0 ? cuts[i - 1] : null, i < cuts.length ? cuts[i] : null);
+      if (slice) views[k] = { segment: pieceDigit(page, slice), cut: true };
+    });
+  }
+  return views;
+}
+
+/** The digit classes' probabilities from `at` in `probabilities`, scaled to sum to 1 (NOT_A_DIGIT left out). */
+function digitShares(probabilities: ArrayLike<number>, at: number): number[] {
+  const shares = Array.from({ length: DIGITS }, (_, d) => probabilities[at + d]);
+  const total = shares.reduce((sum, p) => sum + p, 0);
+  return total > 0 ? shares.map((p) => p / total) : EVEN;
+}
+
+/** Every digit equally likely: the windows' shares for a digit they missed. */
+const EVEN: number[] = Array.from({ length: DIGITS }, () => 1 / DIGITS);
+
+/** The box, in picture pixels, of the ink within a digit's width around column `x` (working pixels). */
+function spanBox(page: InkPage, line: InkLine, x: number): PixelBox {
+  const span = inkSpan(line, x);
+  const f = page.factor;
+  return { x: span.x0 * f, y: span.y0 * f, width: Math.min(page.pictureWidth, span.x1 * f) - span.x0 * f, height: Math.min(page.pictureHeight, span.y1 * f) - span.y0 * f };
+}
+
+/** Equal-length arrays one after the other. */
+function concat(arrays: Float32Array[]): Float32Array {
+  const out = new Float32Array(arrays.length * arrays[0].length);
+  arrays.forEach((a, k) => out.set(a, k * a.length));
+  return out;
 }
 
 /** The best reading of one piece: the whole of it, or the best sequence of stretches between cuts. */
@@ -163,9 +249,6 @@ function readPiece(net: DigitClassifier, page: InkPage, piece: InkPiece): ReadDi
 
 /** The network's label and its probability for each segment, in one batch. */
 function classify(net: DigitClassifier, segments: { box: PixelBox; input: Float32Array }[]): ReadDigit[] {
-  const size = segments[0].input.length;
-  const inputs = new Float32Array(segments.length * size);
-  segments.forEach((s, k) => inputs.set(s.input, k * size));
-  const { labels, probabilities } = net.predict(inputs, segments.length);
+  const { labels, probabilities } = net.predict(concat(segments.map((s) => s.input)), segments.length);
   return segments.map((s, k) => ({ box: s.box, label: labels[k], probability: probabilities[k * net.classes + labels[k]], input: s.input }));
 }

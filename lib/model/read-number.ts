@@ -86,7 +86,7 @@ const DIGIT_MASS = 2.5;
 const PIECE_WEIGHT = 0.5;
 const CUT_WEIGHT = 0.3;
 
-/** Windows start..end - 1 on one digit: their summed digit probabilities, the window most on the digit, and the run's middle (working pixels). */
+/** A run of windows on one digit: their summed digit probabilities, the window most on the digit, and the run's middle (working pixels). */
 interface WindowRun {
   sums: Float64Array;
   peak: number;
@@ -160,13 +160,19 @@ function windowRuns(xs: number[], probabilities: Float32Array, classes: number):
   return runs;
 }
 
+/** A digit's own ink, as a digit classifier sees it, and whether it was cut from a piece holding other digits. */
+interface OwnInk {
+  segment: DigitSegment;
+  cut: boolean;
+}
+
 /**
  * Each run's own ink as a digit, from its middle `xs` (working pixels, left to right): the piece
  * under it when no other run lies on that piece, else the part between least-ink cuts halfway to
  * its neighbours on the piece (`cut`); null where no piece lies under it or the cut leaves no ink.
  */
-function ownInk(page: InkPage, xs: number[]): ({ segment: DigitSegment; cut: boolean } | null)[] {
-  const views: ({ segment: DigitSegment; cut: boolean } | null)[] = xs.map(() => null);
+function ownInk(page: InkPage, xs: number[]): (OwnInk | null)[] {
+  const views: (OwnInk | null)[] = xs.map(() => null);
   for (const piece of page.pieces) {
     const on = xs.flatMap((x, k) => (x >= piece.box.x0 && x < piece.box.x1 ? [k] : []));
     if (on.length === 1) views[on[0]] = { segment: pieceDigit(page, piece), cut: false };

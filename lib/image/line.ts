@@ -1,4 +1,4 @@
-import { DIGIT_BOX, resampleField } from './place';
+import { DIGIT_BOX, MNIST_SIDE, resampleField } from './place';
 import type { InkPage } from './segment';
 
 /** A written number's strokes as one line of ink, for windows slid along it. */
@@ -60,7 +60,8 @@ export function inkSpan(line: InkLine, x: number): { x0: number; y0: number; x1:
  * of the ink in the DIGIT_BOX columns around it (so lines that slope or wander stay centred).
  */
 export function lineWindows(line: InkLine, xs: readonly number[]): Float32Array {
-  const out = new Float32Array(xs.length * 784);
+  const size = MNIST_SIDE * MNIST_SIDE;
+  const out = new Float32Array(xs.length * size);
   const half = DIGIT_BOX / 2 / line.scale;
   xs.forEach((x, k) => {
     let mass = 0;
@@ -70,7 +71,7 @@ export function lineWindows(line: InkLine, xs: readonly number[]): Float32Array 
       rows += line.columnRows[c];
     }
     const y = mass > 0 ? rows / mass : line.height / 2;
-    out.set(resampleField(line.ink, line.width, line.height, { x, y }, line.scale), k * 784);
+    out.set(resampleField(line.ink, line.width, line.height, { x, y }, line.scale), k * size);
   });
   return out;
 }

@@ -118,7 +118,7 @@ function readWindows(net: DigitClassifier, page: InkPage): ReadDigit[] {
     weight: views[k]?.cut ? CUT_WEIGHT : PIECE_WEIGHT,
   }));
   const hidden = page.pieces
-    .filter((piece) => piece.box.y1 - piece.box.y0 >= LEAST_HEIGHT * page.digitHeight && !runs.some((run) => run.x >= piece.box.x0 && run.x < piece.box.x1))
+    .filter((piece) => piece.box.y1 - piece.box.y0 >= LEAST_HEIGHT * page.digitHeight && !runs.some((run) => covers(piece, run.x)))
     .map((piece) => {
       const segment = pieceDigit(page, piece);
       return { x: (piece.box.x0 + piece.box.x1) / 2, windows: EVEN, input: segment.input, view: { segment, cut: false }, weight: 1 };
@@ -174,7 +174,7 @@ interface OwnInk {
 function ownInk(page: InkPage, xs: number[]): (OwnInk | null)[] {
   const views: (OwnInk | null)[] = xs.map(() => null);
   for (const piece of page.pieces) {
-    const on = xs.flatMap((x, k) => (x >= piece.box.x0 && x < piece.box.x1 ? [k] : []));
+    const on = xs.flatMap((x, k) => (covers(piece, x) ? [k] : []));
     if (on.length === 1) views[on[0]] = { segment: pieceDigit(page, piece), cut: false };
     if (on.length < 2) continue;
     const cuts = on.slice(1).map((k) => {
@@ -188,6 +188,11 @@ function ownInk(page: InkPage, xs: number[]): (OwnInk | null)[] {
     });
   }
   return views;
+}
+
+/** Whether column `x` (working pixels) lies within the piece's columns: a run there is on the piece. */
+function covers(piece: InkPiece, x: number): boolean {
+  return x >= piece.box.x0 && x < piece.box.x1;
 }
 
 /** The digit classes' probabilities from `at` in `probabilities`, scaled to sum to 1 (NOT_A_DIGIT left out). */

@@ -11,7 +11,7 @@ import { PNG } from 'pngjs';
 import type { Dataset } from '../lib/core/dataset';
 import { loadMnist } from '../lib/data/mnist';
 import { numberWindows } from '../lib/model/number-windows';
-import { NOT_A_DIGIT, readNumber, type DigitClassifier } from '../lib/model/read-number';
+import { NOT_A_DIGIT, readNumber, windowDigits, type DigitClassifier } from '../lib/model/read-number';
 
 const CLI = resolve(__dirname, '..', 'dist', 'cli', 'main.js');
 
@@ -112,8 +112,41 @@ function stubReader(...onDigit: Record<number, number>[]): DigitClassifier {
   };
 }
 
+/** What a reader says of 40 windows a step apart: stretches [from, to) sure of a digit (p 0.95), NOT_A_DIGIT elsewhere (0.99). */
+function windowProfile(...stretches: [number, number, number][]): { xs: number[]; probabilities: Float32Array } {
+  const xs = [...Array(40).keys()];
+  const probabilities = new Float32Array(40 * 11);
+  for (const k of xs) {
+    const stretch = stretches.find(([from, to]) => k >= from && k < to);
+    probabilities[k * 11 + (stretch ? stretch[2] : 0)] = stretch ? 0.95 : 0.01;
+    probabilities[k * 11 + NOT_A_DIGIT] = stretch ? 0.05 : 0.99;
+  }
+  return { xs, probabilities };
+}
+
+describe('windowDigits: where the windows say digits are centred', () => {
+  test('a digit for a stretch of windows on one, two where a stretch is too long for one, none where every window says no digit', () => {
+    const found = (...stretches: [number, number, number][]) => {
+      const { xs, probabilities } = windowProfile(...stretches);
+      return windowDigits(xs, probabilities, 11).map((digit) => ({ x: digit.x, label: digit.sums.indexOf(Math.max(...digit.sums)) }));
+    };
+    // Nine windows: one digit centred among them costs less than a second digit.
+    const [one, ...more] = found([10, 19, 1]);
+    expect(more).toEqual([]);
+    expect(one.label).toBe(1);
+    expect(one.x).toBeGreaterThanOrEqual(13);
+    expect(one.x).toBeLessThanOrEqual(15);
+    // Ten windows, two crossing digits: one centre would leave four windows at 4 steps or more saying a digit.
+    const two = found([10, 15, 1], [15, 20, 4]);
+    expect(two.map((digit) => digit.label)).toEqual([1, 4]);
+    expect(two[0].x).toBeLessThan(15);
+    expect(two[1].x).toBeGreaterThanOrEqual(15);
+    expect(found()).toEqual([]);
+  });
+});
+
 describe('readNumber with a window reader (11 classes)', () => {
-  test('one digit for each run of windows on a digit, boxes around the bars', () => {
+  test('one digit for each bar its windows find centred, boxes around the bars', () => {
     const lefts = [30, 70, 130];
     const reading = readNumber(stubReader({ 1: 1 }), bars(lefts));
     expect(reading.number).toBe('111');

@@ -69,14 +69,23 @@ export function readNumber(net: DigitClassifier, image: PixelImage, options: Pre
   return { number: digits.map((d) => d.label).join(''), digits };
 }
 
-/** A window is on a digit when the reader gives NOT_A_DIGIT less than this. */
-const ON_DIGIT = 0.6;
 /**
- * A run of windows on a digit is a digit when the sum of their 1 - p(NOT_A_DIGIT) reaches this:
- * a digit holds it over about three windows a pixel apart, a stray mark for one or two. Measured
- * on generated numbers (bench/handwriting), with ON_DIGIT.
+ * Where the digits lie along the windows, as the reader was trained to see them (numberWindows): a
+ * window within ON_DIGIT steps of a digit's centre says a digit, one at least OFF_DIGIT steps from
+ * every centre says NOT_A_DIGIT, and those in between may say either (steps are the windows' pixel
+ * at MNIST's size). Training marks windows 3 pixels off as not a digit; a step more of slack reads
+ * the most numbers, as a digit's strokes are not centred exactly where its box is.
  */
-const DIGIT_MASS = 2.5;
+const ON_DIGIT = 1;
+const OFF_DIGIT = 4;
+/**
+ * What a digit costs, in nats, against the windows' evidence for it: without it, every window
+ * unsure enough would be a digit of its own. Measured on generated numbers (bench/handwriting),
+ * with OFF_DIGIT.
+ */
+const DIGIT_COST = 8;
+/** A digit's label sums the digit classes of the windows within this many steps of its centre. */
+const LABEL_REACH = 2;
 /**
  * How much a digit's own ink, read as a digit classifier reads a piece, weighs against its
  * windows: the windows see the digit among its neighbours' strokes, the piece without them. Ink
@@ -86,8 +95,8 @@ const DIGIT_MASS = 2.5;
 const PIECE_WEIGHT = 0.5;
 const CUT_WEIGHT = 0.3;
 
-/** A run of windows on one digit: their summed digit probabilities, the window most on the digit, and the run's middle (working pixels). */
-interface WindowRun {
+/** A digit the windows found: their summed digit probabilities around it, its centre's window, and where that lies (working pixels). */
+export interface WindowDigit {
   sums: Float64Array;
   peak: number;
   x: number;
@@ -95,12 +104,12 @@ interface WindowRun {
 
 /**
  * Reads a number with a window reader: 28x28 windows a pixel apart (at MNIST's size) along the
- * line of ink, each classified as a digit centred in it or NOT_A_DIGIT. Each run of windows on a
- * digit, if it holds enough of them, is one digit. It is labelled by the class its windows give
- * the most probability in all, together with the network's reading of the digit's own ink: the
- * piece it lies on when it is the piece's only digit, else the part of the piece cut out between
- * its neighbours along the least ink. A piece as tall as a digit on which no run lies is a digit
- * too (its neighbours' strokes hid it from the windows), read from its own ink alone.
+ * line of ink, each classified as a digit centred in it or NOT_A_DIGIT. The digits are centred
+ * where the windows say so best (windowDigits). Each is labelled by the class its windows give the
+ * most probability in all, together with the network's reading of the digit's own ink: the piece
+ * it lies on when it is the piece's only digit, else the part of the piece cut out between its
+ * neighbours along the least ink. A piece as tall as a digit on which no digit is centred is a
+ * digit too (its neighbours' strokes hid it from the windows), read from its own ink alone.
  */
 function readWindows(net: DigitClassifier, page: InkPage): ReadDigit[] {
   const line = inkLine(page);
@@ -108,17 +117,17 @@ function readWindows(net: DigitClassifier, page: InkPage): ReadDigit[] {
   for (let x = line.x0 - 4 / line.scale; x <= line.x1 + 4 / line.scale; x += 1 / line.scale) xs.push(x);
   const inputs = lineWindows(line, xs);
   const { probabilities } = net.predict(inputs, xs.length);
-  const runs = windowRuns(xs, probabilities, net.classes);
-  const views = ownInk(page, runs.map((run) => run.x));
-  const found = runs.map((run, k) => ({
-    x: run.x,
-    windows: digitShares(run.sums, 0),
-    input: inputs.slice(run.peak * MNIST_SIDE * MNIST_SIDE, (run.peak + 1) * MNIST_SIDE * MNIST_SIDE),
+  const centres = windowDigits(xs, probabilities, net.classes);
+  const views = ownInk(page, centres.map((digit) => digit.x));
+  const found = centres.map((digit, k) => ({
+    x: digit.x,
+    windows: digitShares(digit.sums, 0),
+    input: inputs.slice(digit.peak * MNIST_SIDE * MNIST_SIDE, (digit.peak + 1) * MNIST_SIDE * MNIST_SIDE),
     view: views[k],
     weight: views[k]?.cut ? CUT_WEIGHT : PIECE_WEIGHT,
   }));
   const hidden = page.pieces
-    .filter((piece) => piece.box.y1 - piece.box.y0 >= LEAST_HEIGHT * page.digitHeight && !runs.some((run) => covers(piece, run.x)))
+    .filter((piece) => piece.box.y1 - piece.box.y0 >= LEAST_HEIGHT * page.digitHeight && !centres.some((digit) => covers(piece, digit.x)))
     .map((piece) => {
       const segment = pieceDigit(page, piece);
       return { x: (piece.box.x0 + piece.box.x1) / 2, windows: EVEN, input: segment.input, view: { segment, cut: false }, weight: 1 };
@@ -136,28 +145,65 @@ function readWindows(net: DigitClassifier, page: InkPage): ReadDigit[] {
   });
 }
 
-/** The runs of windows on a digit (NOT_A_DIGIT below ON_DIGIT) that hold DIGIT_MASS. */
-function windowRuns(xs: number[], probabilities: Float32Array, classes: number): WindowRun[] {
-  const onDigit = xs.map((_, k) => 1 - probabilities[k * classes + NOT_A_DIGIT]);
-  const runs: WindowRun[] = [];
-  for (let start = 0; start < xs.length; ) {
-    if (onDigit[start] <= 1 - ON_DIGIT) {
-      start++;
-      continue;
-    }
-    let end = start;
-    let mass = 0;
-    let peak = start;
-    const sums = new Float64Array(DIGITS);
-    for (; end < xs.length && onDigit[end] > 1 - ON_DIGIT; end++) {
-      mass += onDigit[end];
-      if (onDigit[end] > onDigit[peak]) peak = end;
-      for (let d = 0; d < DIGITS; d++) sums[d] += probabilities[end * classes + d];
-    }
-    if (mass >= DIGIT_MASS) runs.push({ sums, peak, x: (xs[start] + xs[end - 1]) / 2 });
-    start = end;
+/**
+ * The digits along windows `xs`: the centres whose windows best explain what every window says
+ * (see ON_DIGIT and OFF_DIGIT), each digit costing DIGIT_COST, found by dynamic programming over
+ * the window a digit's predecessor is centred on.
+ */
+export function windowDigits(xs: number[], probabilities: Float32Array, classes: number): WindowDigit[] {
+  const n = xs.length;
+  const onCost = new Float64Array(n);
+  const offCosts = new Float64Array(n + 1); // prefix sums
+  for (let j = 0; j < n; j++) {
+    const not = Math.min(1 - 1e-6, Math.max(1e-6, probabilities[j * classes + NOT_A_DIGIT]));
+    onCost[j] = -Math.log(1 - not);
+    offCosts[j + 1] = offCosts[j] - Math.log(not);
   }
-  return runs;
+  const off = (a: number, b: number): number => (b < a ? 0 : offCosts[Math.min(n, b + 1)] - offCosts[Math.max(0, a)]);
+  // The cost of window j at `steps` from the nearest centre.
+  const at = (j: number, steps: number): number => (steps <= ON_DIGIT ? onCost[j] : steps >= OFF_DIGIT ? off(j, j) : 0);
+  // The cost of the windows strictly between centres k and m; k = -1: no centre before, m = n: none
+  // after. Those OFF_DIGIT or more steps from both say NOT_A_DIGIT (a prefix sum); only the few
+  // nearer one of the centres are looked at one by one.
+  const between = (k: number, m: number): number => {
+    const first = k + 1;
+    const last = Math.min(n, m) - 1;
+    const nearK = k < 0 ? k : Math.min(last, k + OFF_DIGIT - 1);
+    const nearM = m >= n ? n : Math.max(nearK + 1, m - OFF_DIGIT + 1);
+    const steps = (j: number): number => Math.min(k < 0 ? Infinity : j - k, m >= n ? Infinity : m - j);
+    let cost = off(nearK + 1, nearM - 1);
+    for (let j = first; j <= nearK; j++) cost += at(j, steps(j));
+    for (let j = nearM; j <= last; j++) cost += at(j, steps(j));
+    return cost;
+  };
+  // best[m]: the least cost of the windows up to m with a digit centred on m; previous[m], the centre before it (-1: none).
+  const best = new Float64Array(n);
+  const previous = new Int32Array(n);
+  for (let m = 0; m < n; m++) {
+    let cost = between(-1, m);
+    let from = -1;
+    for (let k = 0; k < m; k++) {
+      const c = best[k] + between(k, m);
+      if (c < cost) [cost, from] = [c, k];
+    }
+    best[m] = cost + onCost[m] + DIGIT_COST;
+    previous[m] = from;
+  }
+  let total = between(-1, n);
+  let last = -1;
+  for (let k = 0; k < n; k++) {
+    const c = best[k] + between(k, n);
+    if (c < total) [total, last] = [c, k];
+  }
+  const centres: number[] = [];
+  for (let k = last; k >= 0; k = previous[k]) centres.unshift(k);
+  return centres.map((m) => {
+    const sums = new Float64Array(DIGITS);
+    for (let j = Math.max(0, m - LABEL_REACH); j <= Math.min(n - 1, m + LABEL_REACH); j++) {
+      for (let d = 0; d < DIGITS; d++) sums[d] += probabilities[j * classes + d];
+    }
+    return { sums, peak: m, x: xs[m] };
+  });
 }
 
 /** A digit's own ink, as a digit classifier sees it, and whether it was cut from a piece holding other digits. */
@@ -167,8 +213,8 @@ interface OwnInk {
 }
 
 /**
- * Each run's own ink as a digit, from its middle `xs` (working pixels, left to right): the piece
- * under it when no other run lies on that piece, else the part between least-ink cuts halfway to
+ * Each digit's own ink, from its centre `xs` (working pixels, left to right): the piece under it
+ * when no other digit is centred on that piece, else the part between least-ink cuts halfway to
  * its neighbours on the piece (`cut`); null where no piece lies under it or the cut leaves no ink.
  */
 function ownInk(page: InkPage, xs: number[]): (OwnInk | null)[] {
@@ -190,7 +236,7 @@ function ownInk(page: InkPage, xs: number[]): (OwnInk | null)[] {
   return views;
 }
 
-/** Whether column `x` (working pixels) lies within the piece's columns: a run there is on the piece. */
+/** Whether column `x` (working pixels) lies within the piece's columns: a digit centred there is on the piece. */
 function covers(piece: InkPiece, x: number): boolean {
   return x >= piece.box.x0 && x < piece.box.x1;
 }

@@ -73,8 +73,9 @@ export function readNumber(net: DigitClassifier, image: PixelImage, options: Pre
  * Where the digits lie along the windows, as the reader was trained to see them (numberWindows): a
  * window within ON_DIGIT steps of a digit's centre says a digit, one at least OFF_DIGIT steps from
  * every centre says NOT_A_DIGIT, and those in between may say either (steps are the windows' pixel
- * at MNIST's size). Training marks windows 3 pixels off as not a digit; a step more of slack reads
- * the most numbers, as a digit's strokes are not centred exactly where its box is.
+ * at MNIST's size). Training marks windows 3 pixels off as not a digit, but the network learned a
+ * soft edge (windows 2-3 pixels off often still half say a digit): a step more of slack reads the
+ * most numbers.
  */
 const ON_DIGIT = 1;
 const OFF_DIGIT = 4;
@@ -95,10 +96,10 @@ const LABEL_REACH = 2;
 const PIECE_WEIGHT = 0.5;
 const CUT_WEIGHT = 0.3;
 
-/** A digit the windows found: their summed digit probabilities around it, its centre's window, and where that lies (working pixels). */
+/** A digit the windows found: their summed digit probabilities around it, the window centred on it, and where that lies (working pixels). */
 export interface WindowDigit {
   sums: Float64Array;
-  peak: number;
+  window: number;
   x: number;
 }
 
@@ -122,7 +123,7 @@ function readWindows(net: DigitClassifier, page: InkPage): ReadDigit[] {
   const found = centres.map((digit, k) => ({
     x: digit.x,
     windows: digitShares(digit.sums, 0),
-    input: inputs.slice(digit.peak * MNIST_SIDE * MNIST_SIDE, (digit.peak + 1) * MNIST_SIDE * MNIST_SIDE),
+    input: inputs.slice(digit.window * MNIST_SIDE * MNIST_SIDE, (digit.window + 1) * MNIST_SIDE * MNIST_SIDE),
     view: views[k],
     weight: views[k]?.cut ? CUT_WEIGHT : PIECE_WEIGHT,
   }));
@@ -202,7 +203,7 @@ export function windowDigits(xs: number[], probabilities: Float32Array, classes:
     for (let j = Math.max(0, m - LABEL_REACH); j <= Math.min(n - 1, m + LABEL_REACH); j++) {
       for (let d = 0; d < DIGITS; d++) sums[d] += probabilities[j * classes + d];
     }
-    return { sums, peak: m, x: xs[m] };
+    return { sums, window: m, x: xs[m] };
   });
 }
 

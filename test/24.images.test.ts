@@ -18,6 +18,7 @@ import { decodeImage, MAX_IMAGE_PIXELS } from '../lib/image/decode';
 import { checkPixels } from '../lib/image/pixels';
 import { encodeInputPng, writeInputPng } from '../lib/image/png-write';
 import { preprocessImage } from '../lib/image/preprocess';
+import { ruledLines } from '../lib/image/rules';
 import { Network } from '../lib/model/network';
 
 // ---------------------------------------------------------------------------------------------
@@ -623,6 +624,93 @@ describe('preprocessImage: MNIST-style 28x28', () => {
       "preprocessImage: polarity must be one of 'auto', 'dark-on-light', 'light-on-dark', got dark",
     );
     expect(() => preprocessImage({ width: 2, height: 2, data: new Uint8Array(3) }, { name: 'canvas' })).toThrow(/^canvas: data has 3 values/);
+  });
+});
+
+/** Printed lines under a drawing: rules `spacing` pixels apart from `first` (horizontal, and vertical too when squared), tilted, and a margin line at x = `margin`. */
+interface Rules {
+  spacing: number;
+  first: number;
+  squared?: boolean;
+  tilt?: number;
+  margin?: number;
+}
+
+/** RGBA pixels of `coverage` in dark ink (20) on white paper (245) printed with `rules` in light blue and a red margin, 2 pixels thick, anti-aliased. */
+function onRuledPaper(coverage: Float32Array, width: number, rules: Rules): Uint8Array {
+  const t = ((rules.tilt ?? 0) * Math.PI) / 180;
+  const cover = (d: number) => Math.min(1, Math.max(0, 1.5 - d));
+  const toRule = (v: number) => {
+    const m = ((((v - rules.first) % rules.spacing) + rules.spacing) % rules.spacing);
+    return Math.min(m, rules.spacing - m);
+  };
+  const data = new Uint8Array(coverage.length * 4);
+  coverage.forEach((c, i) => {
+    const [x, y] = [(i % width) + 0.5, Math.floor(i / width) + 0.5];
+    const [u, v] = [Math.cos(t) * x + Math.sin(t) * y, -Math.sin(t) * x + Math.cos(t) * y];
+    const line = Math.max(cover(toRule(v)), rules.squared ? cover(toRule(u)) : 0);
+    const margin = rules.margin === undefined ? 0 : cover(Math.abs(u - rules.margin));
+    const paper = [0, 1, 2].map((k) => 245 + ([150, 180, 230][k] - 245) * line + ([225, 120, 125][k] - 245) * margin);
+    data.set([...paper.map((p) => Math.round(p + (20 - p) * c)), 255], 4 * i);
+  });
+  return data;
+}
+
+/** Strokes of a drawing as preprocessing finds them (ink at least half), for ruledLines. */
+const strokesOf = (coverage: Float32Array): Uint8Array => Uint8Array.from(coverage, (c) => (c >= 0.5 ? 1 : 0));
+
+describe('ruled and squared paper: the printed lines are taken out', () => {
+  const W = 300;
+  const H = 240;
+  const blank = (path: Path, offset: [number, number]) => preprocessImage({ width: W, height: H, data: paint(draw(W, H, path, 0.06, offset), 20, 245) });
+
+  test('a 1 crossed by three rules, with a margin line, on paper tilted 1.5 degrees: as on blank paper, its strokes unbroken', () => {
+    const one = draw(W, H, ONE, 0.06, [0.3, 0]);
+    const ruled = preprocessImage({ width: W, height: H, data: onRuledPaper(one, W, { spacing: 60, first: 50, tilt: 1.5, margin: 40 }) });
+    expectMnistLike(ruled);
+    expect(meanDifference(ruled, blank(ONE, [0.3, 0]))).toBeLessThan(0.01);
+  });
+
+  test('a 7 on squared paper, the grid crossing its bar and stem', () => {
+    const seven = draw(W, H, SEVEN, 0.06, [0.2, 0]);
+    const squared = preprocessImage({ width: W, height: H, data: onRuledPaper(seven, W, { spacing: 40, first: 30, squared: true, tilt: -1 }) });
+    expectMnistLike(squared);
+    expect(meanDifference(squared, blank(SEVEN, [0.2, 0]))).toBeLessThan(0.02);
+  });
+
+  test('ruledLines marks most of the rules\' pixels and none of the digit\'s own', () => {
+    const one = draw(W, H, ONE, 0.06, [0.3, 0]);
+    const lines = Float32Array.from(onRuledPaper(new Float32Array(W * H), W, { spacing: 60, first: 50, tilt: 1.5, margin: 40 }).filter((_, i) => i % 4 === 0), (v) => (v < 240 ? 1 : 0));
+    const strokes = strokesOf(Float32Array.from(one, (c, i) => Math.max(c, lines[i])));
+    const marked = ruledLines(strokes, strokes, W, H);
+    const found = marked.reduce((sum, v) => sum + v, 0);
+    expect(found).toBeGreaterThan(0.8 * lines.reduce((sum, v) => sum + v, 0));
+    // The 1's own pixels that no rule crosses stay.
+    const ownOnly = one.reduce((sum, c, i) => sum + (c >= 0.5 && !lines[i] && marked[i] ? 1 : 0), 0);
+    expect(ownOnly).toBe(0);
+  });
+
+  test('long strokes of digits are not rules: a 7 whose bar spans the picture, a 2 on its long base, a lone 1 from edge to edge', () => {
+    const tight = (path: Path, w: number, h: number) => strokesOf(draw(w, h, path, 0.05));
+    const sevenBar: Path = [[0.05, 0.1], [0.95, 0.1], [0.6, 0.95]];
+    const twoBase: Path = [[0.2, 0.3], [0.5, 0.1], [0.8, 0.3], [0.1, 0.9], [0.95, 0.9]];
+    const lone: Path = [[0.5, 0], [0.5, 1]];
+    for (const [path, w] of [[sevenBar, 100], [twoBase, 100], [lone, 60]] as const) {
+      const strokes = tight(path, w, 100);
+      expect(ruledLines(strokes, strokes, w, 100).some((v) => v === 1)).toBe(false);
+    }
+  });
+
+  test('no MNIST test digit and no row of five of them side by side loses a pixel to a rule', async () => {
+    const { data } = await readIdx(join(resolveMnistDir().dir, 't10k-images-idx3-ubyte'));
+    const digit = (k: number) => strokesOf(Float32Array.from(data.subarray(k * 784, (k + 1) * 784), (v) => v / 255));
+    for (let k = 0; k < 500; k++) expect(ruledLines(digit(k), digit(k), 28, 28).some((v) => v === 1)).toBe(false);
+    for (let k = 0; k < 500; k += 5) {
+      // Five digits 20 pixels apart: strokes touch their neighbours' and share rows across the number.
+      const row = new Uint8Array(28 * 108);
+      for (let j = 0; j < 5; j++) digit(k + j).forEach((v, i) => (row[Math.floor(i / 28) * 108 + (i % 28) + 20 * j] |= v));
+      expect(ruledLines(row, row, 108, 28).some((v) => v === 1)).toBe(false);
+    }
   });
 });
 

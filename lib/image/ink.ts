@@ -1,4 +1,5 @@
 import { ImageError } from '../core/errors';
+import { ruledLines } from './rules';
 
 /** The digit found in an ink map: soft ink values (0 everywhere else) and the box around its strokes. */
 export interface Ink {
@@ -56,9 +57,10 @@ export function findInk(ink: Float32Array, width: number, height: number, source
 /**
  * The strokes in `ink`: Otsu's threshold on the ink values separates strokes from paper (it
  * adapts to how dark the strokes are, and the paper's texture and noise sit below it), extended
- * along the strokes down to halfway to the paper (see extendStrokes); specks are
- * dropped; the strokes' pixels and their 8 neighbours keep soft values, so anti-aliased edges stay
- * grey. Throws an ImageError naming `source` when there is no ink.
+ * along the strokes down to halfway to the paper (see extendStrokes); the printed lines of ruled
+ * or squared paper are taken out (see ruledLines, which looks for them in all the ink down to that
+ * halfway point); specks are dropped; the strokes' pixels and their 8 neighbours keep soft values,
+ * so anti-aliased edges stay grey. Throws an ImageError naming `source` when there is no ink.
  */
 export function findStrokes(ink: Float32Array, width: number, height: number, source: string): Strokes {
   const split = otsu(ink);
@@ -70,11 +72,15 @@ export function findStrokes(ink: Float32Array, width: number, height: number, so
   // strokes; between them, from halfway between paper and threshold, values stay proportional.
   const low = (split.paperMean + split.threshold) / 2;
   const strokes = extendStrokes(ink, split.threshold, low, width, height);
+  const faint = new Uint8Array(ink.length);
+  for (let i = 0; i < ink.length; i++) faint[i] = ink[i] >= low ? 1 : 0;
+  const lines = ruledLines(strokes, faint, width, height);
+  for (let i = 0; i < strokes.length; i++) if (lines[i]) strokes[i] = 0;
   const component = keepStrokes(strokes, width, height);
   const range = Math.max(split.inkMedian - low, 1 / BINS);
   const near = dilate(strokes, width, height);
   const soft = new Float32Array(ink.length);
-  for (let i = 0; i < ink.length; i++) if (near[i]) soft[i] = Math.min(1, Math.max(0, (ink[i] - low) / range));
+  for (let i = 0; i < ink.length; i++) if (near[i] && !lines[i]) soft[i] = Math.min(1, Math.max(0, (ink[i] - low) / range));
   return { soft, component };
 }
 

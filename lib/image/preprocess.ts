@@ -33,7 +33,8 @@ const POLARITIES: readonly (Polarity | 'auto')[] = ['auto', 'dark-on-light', 'li
  * 2. ink map (background.ts): the polarity, then each pixel's ink relative to a smooth estimate
  *    of the paper around it, which removes lighting gradients and shadows.
  * 3. strokes (ink.ts): Otsu's threshold on the ink map tells strokes from paper texture and JPEG
- *    noise, specks are dropped, and the strokes keep their soft, anti-aliased values.
+ *    noise, the printed lines of ruled and squared paper are taken out (rules.ts), specks are
+ *    dropped, and the strokes keep their soft, anti-aliased values.
  * 4. stroke width (stroke.ts): strokes that would be thinner than MNIST's thinnest (a ballpoint
  *    pen's) are widened to it, since a network trained on MNIST misreads them.
  * 5. placement (place.ts): the strokes' box scaled to 20 pixels (area averaging when shrinking,

@@ -346,26 +346,98 @@ function illumination(light, w, h) {
   return out;
 }
 
-/** An RGBA page (w x h) with ink coverage `coverage` (0..1) in the colours and light of `look`. */
-function paint(coverage, w, h, look, rng) {
+/**
+ * The printed lines of a paper style under ink whose box is `box` (page pixels), drawn from their
+ * own generator (the rest of the picture stays the blank-paper set's): 'ruled', horizontal rules
+ * 1.1 to 1.6 times the box's height apart, one just under the ink (written on the line), and a red
+ * margin line on half the pages; 'squared', a grid of squares 0.45 to 0.8 times the box's height,
+ * laid anywhere (its lines cross the strokes). Both 1 to 2.5 pixels thick (more on large digits),
+ * light blue or grey, tilted by up to 2 degrees.
+ */
+function rulesParams(paper, rng, box) {
+  const height = box.height;
+  const spacing = height * (paper === 'ruled' ? rng.range(1.1, 1.6) : rng.range(0.45, 0.8));
+  const colour = rng.pick([[150, 180, 230], [170, 195, 225], [165, 165, 170]]);
+  const thickness = rng.range(1, 2.5) * Math.max(1, height / 80);
+  const tilt = rng.range(-2, 2);
+  let phase = rng.uniform();
+  if (paper === 'ruled') {
+    // The rule under the middle of the ink's bottom edge: v = -sin x + cos y there (see rulesCoverage).
+    const t = (tilt * Math.PI) / 180;
+    const v = -Math.sin(t) * (box.x + box.width / 2) + Math.cos(t) * (box.y + box.height + thickness / 2 + rng.range(0, 0.1) * height);
+    phase = (((v % spacing) + spacing) % spacing) / spacing;
+  }
+  return { paper, spacing, phase, thickness, tilt, colour, margin: paper === 'ruled' && rng.chance(0.5) ? rng.range(0.05, 0.25) : null };
+}
+
+/** The rules of `rules` on a w x h page: each pixel's coverage by the lines and by the margin line (anti-aliased). */
+function rulesCoverage(rules, w, h) {
+  const lines = new Float32Array(w * h);
+  const margin = new Float32Array(w * h);
+  const t = (rules.tilt * Math.PI) / 180;
+  const [cos, sin] = [Math.cos(t), Math.sin(t)];
+  // Coverage of a line `d` pixels from the pixel's centre: a box of the line's thickness, one pixel wide at the edge.
+  const cover = (d) => Math.min(1, Math.max(0, rules.thickness / 2 + 0.5 - d));
+  const toLine = (v) => {
+    const m = (((v - rules.phase * rules.spacing) % rules.spacing) + rules.spacing) % rules.spacing;
+    return Math.min(m, rules.spacing - m);
+  };
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const u = cos * (x + 0.5) + sin * (y + 0.5);
+      const v = -sin * (x + 0.5) + cos * (y + 0.5);
+      let c = cover(toLine(v));
+      if (rules.paper === 'squared') c = Math.max(c, cover(toLine(u)));
+      lines[y * w + x] = c;
+      if (rules.margin !== null) margin[y * w + x] = cover(Math.abs(u - rules.margin * w));
+    }
+  }
+  return { lines, margin };
+}
+
+/** The margin line's colour: red, as printed. */
+const MARGIN_COLOUR = [225, 120, 125];
+
+/** An RGBA page (w x h) with ink coverage `coverage` (0..1) in the colours and light of `look`, on the rules of `rules` (null: blank paper). */
+function paint(coverage, w, h, look, rng, rules = null) {
   const light = illumination(look.light, w, h);
+  const printed = rules ? rulesCoverage(rules, w, h) : null;
   const data = new Uint8ClampedArray(w * h * 4); // stores clamp to 0..255 and round
-  const [p0, p1, p2] = look.paper;
-  const [d0, d1, d2] = look.ink.map((v, c) => v - look.paper[c]);
   const { noise, pencilGrain } = look;
+  const base = [0, 0, 0];
   for (let i = 0, o = 0; i < w * h; i++, o += 4) {
     let a = coverage[i];
     // Pencil lays graphite unevenly: coverage varies from pixel to pixel.
     if (pencilGrain && a > 0) a *= 1 - pencilGrain * rng.uniform();
     const l = light[i];
+    // The paper under the ink, with its printed lines.
+    for (let c = 0; c < 3; c++) {
+      base[c] = look.paper[c];
+      if (printed) base[c] += (rules.colour[c] - base[c]) * printed.lines[i] + (MARGIN_COLOUR[c] - base[c]) * printed.margin[i];
+    }
     // Sensor noise: Gaussian brightness noise shared by the channels, plus a little colour noise.
     const common = rng.normal() * noise;
-    data[o] = (p0 + d0 * a) * l + common + noise * (rng.uniform() - 0.5);
-    data[o + 1] = (p1 + d1 * a) * l + common + noise * (rng.uniform() - 0.5);
-    data[o + 2] = (p2 + d2 * a) * l + common + noise * (rng.uniform() - 0.5);
+    data[o] = (base[0] + (look.ink[0] - base[0]) * a) * l + common + noise * (rng.uniform() - 0.5);
+    data[o + 1] = (base[1] + (look.ink[1] - base[1]) * a) * l + common + noise * (rng.uniform() - 0.5);
+    data[o + 2] = (base[2] + (look.ink[2] - base[2]) * a) * l + common + noise * (rng.uniform() - 0.5);
     data[o + 3] = 255;
   }
   return Buffer.from(data.buffer);
+}
+
+/** The rules as labels.json records them (rounded); null for blank paper. */
+function rulesRecord(rules) {
+  if (!rules) return null;
+  return { paper: rules.paper, spacing: round(rules.spacing, 1), phase: round(rules.phase), thickness: round(rules.thickness, 2), tilt: round(rules.tilt, 2), colour: rules.colour, margin: rules.margin === null ? null : round(rules.margin) };
+}
+
+/** Mixed into a set's seed for the rules' own generators. */
+const RULES_SEED = 0x72756c65;
+
+/** The --paper option: 'blank' (null rules), 'ruled' or 'squared'. */
+function paperOption(value) {
+  if (!['blank', 'ruled', 'squared'].includes(value)) throw new Error(`--paper must be blank, ruled or squared, got '${value}'`);
+  return value === 'blank' ? null : value;
 }
 
 /** Writes an RGBA buffer as an RGB PNG (Paeth filter only: half the time of trying all five, 4% larger). */
@@ -413,5 +485,5 @@ function run(main) {
 module.exports = {
   parseArgs, intOption, pictureSeed, makeRng, round,
   stamp, applyStroke, inkBox, box28, strokeParams, placeOnPage,
-  lookParams, lookRecord, paint, writePng, writeJpeg, pixelHash, fingerprint, writeLabels, prepareOut, run,
+  lookParams, lookRecord, rulesParams, rulesRecord, paperOption, RULES_SEED, paint, writePng, writeJpeg, pixelHash, fingerprint, writeLabels, prepareOut, run,
 };

@@ -5,14 +5,15 @@
 // touching or overlapping, baseline jitter, a small slant), then given the paper, ink, light and
 // noise of digits.js. Saved as PNG and JPEG, with labels.json giving each picture's number.
 // --plain: the same numbers as MNIST draws digits (white on black, MNIST size), PNG only.
+// --paper ruled or squared prints lined or squared paper under the same photos.
 //
-//   node bench/handwriting/numbers.js --out /tmp/hw/numbers [--count 200] [--seed 1] [--plain]
+//   node bench/handwriting/numbers.js --out /tmp/hw/numbers [--count 200] [--seed 1] [--plain] [--paper blank|ruled|squared]
 
 const path = require('path');
 const { loadMnist } = require('../../dist');
 const c = require('./common');
 
-const USAGE = 'usage: node bench/handwriting/numbers.js --out DIR [--count N (200)] [--seed S (1)] [--plain]';
+const USAGE = 'usage: node bench/handwriting/numbers.js --out DIR [--count N (200)] [--seed S (1)] [--plain] [--paper blank|ruled|squared (blank)]';
 /** Output pixels per MNIST pixel at size 1, as in digits.js. */
 const BASE_SCALE = 3;
 const DIGITS = 5;
@@ -42,7 +43,7 @@ function layout(images, rng) {
   return { placed, slant, width: cursor };
 }
 
-function render(images, rng, plain) {
+function render(images, rng, plain, paper, rulesRng) {
   const size = rng.range(0.5, 1.5);
   const scale = BASE_SCALE * size;
   const stroke = c.strokeParams(rng);
@@ -63,7 +64,8 @@ function render(images, rng, plain) {
   const page = c.placeOnPage(drawn.canvas, cw, ch, rng, { refWidth: (bw) => bw, refHeight: (bw, bh) => bh, across: [1.15, 1.6], down: [1.6, 3] });
   const look = c.lookParams(rng);
   const quality = rng.int(70, 92);
-  const data = c.paint(page.coverage, page.width, page.height, look, rng);
+  const rules = paper ? c.rulesParams(paper, rulesRng, page.inkBox) : null;
+  const data = c.paint(page.coverage, page.width, page.height, look, rng, rules);
   const params = {
     size: c.round(size),
     scale: c.round(scale),
@@ -73,6 +75,7 @@ function render(images, rng, plain) {
     numberBox: page.inkBox,
     page: { width: page.width, height: page.height },
     ...c.lookRecord(look),
+    ...(rules ? { rules: c.rulesRecord(rules) } : {}),
     jpegQuality: quality,
   };
   return { data, width: page.width, height: page.height, params };
@@ -110,11 +113,13 @@ function renderPlain(images, placed, slant, width) {
 }
 
 async function main() {
-  const args = c.parseArgs(process.argv.slice(2), { out: '', count: '200', seed: '1' }, ['help', 'plain']);
+  const args = c.parseArgs(process.argv.slice(2), { out: '', count: '200', seed: '1', paper: 'blank' }, ['help', 'plain']);
   if (args.help) return void console.log(USAGE);
   if (!args.out) throw new Error(`--out DIR is required\n${USAGE}`);
   const count = c.intOption(args.count, 'count', 1, 100000);
   const seed = c.intOption(args.seed, 'seed', 0, 0xffffffff);
+  const paper = c.paperOption(args.paper);
+  if (paper && args.plain) throw new Error(`--plain draws no paper: --paper ${args.paper} does not go with it`);
   const out = c.prepareOut(args.out);
   const { test } = await loadMnist();
   const byLabel = Array.from({ length: 10 }, () => []);
@@ -127,14 +132,14 @@ async function main() {
     const number = Array.from({ length: DIGITS }, () => rng.int(0, 9)).join('');
     const sources = [...number].map((d) => rng.pick(byLabel[Number(d)]));
     const images = sources.map((s) => test.inputs.subarray(s * 784, (s + 1) * 784));
-    const picture = render(images, rng, args.plain);
+    const picture = render(images, rng, args.plain, paper, c.makeRng(c.pictureSeed(seed ^ c.RULES_SEED, i)));
     const name = `${String(i).padStart(5, '0')}-${number}`;
     c.writePng(path.join(out, `${name}.png`), picture.data, picture.width, picture.height);
     if (!args.plain) c.writeJpeg(path.join(out, `${name}.jpg`), picture.data, picture.width, picture.height, picture.params.jpegQuality);
     items.push({ png: `${name}.png`, ...(args.plain ? {} : { jpg: `${name}.jpg` }), number, mnistIndices: sources, pixels: c.pixelHash(picture.data), params: picture.params });
   }
   const print = c.fingerprint(items.map((item) => item.pixels));
-  const fields = { kind: 'numbers', fingerprint: print, generator: 'bench/handwriting/numbers.js', style: args.plain ? 'plain' : 'photo', seed, count, source: 'MNIST test set, random images of each digit' };
+  const fields = { kind: 'numbers', fingerprint: print, generator: 'bench/handwriting/numbers.js', style: args.plain ? 'plain' : 'photo', paper: args.paper, seed, count, source: 'MNIST test set, random images of each digit' };
   c.writeLabels(out, fields, items);
   console.log(`wrote ${count} numbers (${args.plain ? count : 2 * count} pictures) to ${out} in ${((Date.now() - started) / 1000).toFixed(1)} s; fingerprint ${print}`);
 }

@@ -1,7 +1,7 @@
 /**
  * Images in: PNG and JPEG decoding (every PNG colour type, 16-bit, palette, interlaced), the
  * refusal of truncated, corrupt, oversized and foreign files, raw pixel checks, MNIST-style
- * preprocessing and Network.predictImage. Every image is made here: PNGs byte by byte (so
+ * preprocessing (ruled and squared paper included) and Network.predictImage. Every image is made here: PNGs byte by byte (so
  * 16-bit, palette and hostile headers are exactly what the test says), JPEGs with jpeg-js's
  * encoder, digits drawn as anti-aliased thick polylines.
  */
@@ -701,7 +701,7 @@ describe('ruled and squared paper: the printed lines are taken out', () => {
     }
   });
 
-  test('no MNIST test digit and no row of five of them side by side loses a pixel to a rule', async () => {
+  test('none of 500 MNIST test digits, nor 100 rows of five of them side by side, loses a pixel to a rule', async () => {
     const { data } = await readIdx(join(resolveMnistDir().dir, 't10k-images-idx3-ubyte'));
     const digit = (k: number) => strokesOf(Float32Array.from(data.subarray(k * 784, (k + 1) * 784), (v) => v / 255));
     for (let k = 0; k < 500; k++) expect(ruledLines(digit(k), digit(k), 28, 28).some((v) => v === 1)).toBe(false);

@@ -1,4 +1,5 @@
 import { ImageError } from '../core/errors';
+import { boxOf, forEachPiece } from './pieces';
 import { ruledLines } from './rules';
 
 /** The digit found in an ink map: soft ink values (0 everywhere else) and the box around its strokes. */
@@ -176,34 +177,12 @@ function keepStrokes(strokes: Uint8Array, width: number, height: number): Int32A
   const label = new Int32Array(strokes.length).fill(-1);
   const areas: number[] = [];
   const sides: number[] = [];
-  const stack = new Int32Array(strokes.length);
-  for (let start = 0; start < strokes.length; start++) {
-    if (!strokes[start] || label[start] >= 0) continue;
-    const id = areas.length;
-    let area = 0;
-    let [x0, y0, x1, y1] = [width, height, 0, 0];
-    let top = 0;
-    stack[top++] = start;
-    label[start] = id;
-    while (top > 0) {
-      const p = stack[--top];
-      area++;
-      const px = p % width;
-      const py = (p - px) / width;
-      [x0, y0, x1, y1] = [Math.min(x0, px), Math.min(y0, py), Math.max(x1, px + 1), Math.max(y1, py + 1)];
-      for (let y = Math.max(0, py - 1); y <= Math.min(height - 1, py + 1); y++) {
-        for (let x = Math.max(0, px - 1); x <= Math.min(width - 1, px + 1); x++) {
-          const q = y * width + x;
-          if (strokes[q] && label[q] < 0) {
-            label[q] = id;
-            stack[top++] = q;
-          }
-        }
-      }
-    }
-    areas.push(area);
-    sides.push(Math.max(x1 - x0, y1 - y0));
-  }
+  forEachPiece(strokes, width, height, (piece) => {
+    for (const p of piece) label[p] = areas.length;
+    const box = boxOf(piece, width);
+    areas.push(piece.length);
+    sides.push(Math.max(box.x1 - box.x0, box.y1 - box.y0));
+  });
   const least = SPECK * areas.reduce((a, b) => Math.max(a, b), 0);
   const shortest = SPECK_SIDE * sides.reduce((a, b) => Math.max(a, b), 0);
   for (let p = 0; p < strokes.length; p++) {

@@ -1,6 +1,7 @@
 import { inkMap } from './background';
 import { greyOnPaper, workFactor } from './grey';
 import { findStrokes } from './ink';
+import type { Box } from './pieces';
 import { placeDigit } from './place';
 import { checkPixels, type PixelImage } from './pixels';
 import { checkedPolarity, type PreprocessOptions } from './preprocess';
@@ -18,14 +19,6 @@ export interface PixelBox {
 export interface DigitSegment {
   box: PixelBox;
   input: Float32Array;
-}
-
-/** Strokes' box in working pixels: columns x0..x1 - 1, rows y0..y1 - 1. */
-interface Box {
-  x0: number;
-  y0: number;
-  x1: number;
-  y1: number;
 }
 
 /**

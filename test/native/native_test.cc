@@ -960,7 +960,8 @@ std::string convTilesMatchDefinitionOnEveryIsa() {
     for (std::size_t rows = 1; rows <= isa->innerRows + 1; ++rows) {
       for (std::size_t cols = 1; cols <= isa->innerCols + 1; ++cols) {
         for (const std::size_t segments : {std::size_t{1}, std::size_t{3}}) {
-          const std::size_t len = 32, lda = 35, step = 400, ldc = cols + 2;
+          // A segment holds the rows of B the tiles read (the last at 200 + (cols - 1) * 33) and A's.
+          const std::size_t len = 32, lda = 35, step = 200 + cols * 33 + len, ldc = cols + 2;
           const std::vector<float> ai = uniformFloats(segments * step, 44), bi = uniformFloats(segments * step, 45);
           std::vector<std::size_t> offsets(cols);
           for (std::size_t j = 0; j < cols; ++j) offsets[j] = 200 + j * 33 - (j % 2) * 5;

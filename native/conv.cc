@@ -55,11 +55,6 @@ size_t balancedStep(size_t total, size_t most, size_t unit) {
 // Floats of columns per chunk: 256 KB, half of the smallest L2 the kernels meet (Zen 3).
 constexpr size_t kColumnFloats = size_t{1} << 16;
 
-// Floats of the rows of A an inner-product tile reads over its segments: 8 KB, a quarter of the
-// smallest L1 (measured on Zen 3 for the reference net's second layer: 4 images of 128 positions
-// a block, 66% of peak, against 50-58% for 8 to 16).
-constexpr size_t kTileRowsFloats = size_t{1} << 11;
-
 // ---- geometry ------------------------------------------------------------------------------
 
 // The outputs o in [lo, hi) (hi <= count) whose input position o*stride + k - pad lies in
@@ -307,13 +302,15 @@ void backwardDataNaive(const ConvGeometry& g, const float* dyi, const float* wei
 // grad (f,K) += the filter gradient of images [i0, i1), and with sums, sums[o] += their dy for
 // filter o; oh, ow > 0 and no factor of K or of the image is 0.
 void backwardFilterNaive(const ConvGeometry& g, const float* x, const float* dy, size_t i0, size_t i1,
-                         float* grad, DoubleSum* sums) {
+                         float* grad, double* sums) {
   const size_t pixels = g.oh * g.ow, K = g.c * g.kh * g.kw;
   for (size_t o = 0; o < g.f && sums != nullptr; ++o) {
+    DoubleSum sum;
     for (size_t i = i0; i < i1; ++i) {
       const float* dyo = dy + (i * g.f + o) * pixels;
-      sums[o].add(pixels, [=](size_t p) { return static_cast<double>(dyo[p]); });
+      sum.add(pixels, [=](size_t p) { return static_cast<double>(dyo[p]); });
     }
+    sums[o] += sum.total();
   }
   for (size_t o = 0; o < g.f; ++o) {
     for (size_t k = 0; k < K; ++k) {
@@ -334,6 +331,33 @@ void backwardFilterNaive(const ConvGeometry& g, const float* x, const float* dy,
       grad[o * K + k] = toFloat(grad[o * K + k] + sum);
     }
   }
+}
+
+// The sum of x[0, count) for the bias gradient: 32 running float sums, added pairwise at the end.
+// Summing each term in double instead (a chain of dependent adds per lane) took half as long as
+// the first layer's weight gradient itself. A lane adds count / 32 terms (18 for an image's
+// filter in the reference net's first layer): the float sum is then as exact as the weight
+// gradient's own.
+double laneSum(const float* x, size_t count) {
+  size_t i = 0;
+  double sum = 0.0;
+#if defined(DIGITNET_CONV_SSE2)
+  if (count >= 32) {
+    __m128 acc[8];
+    for (size_t v = 0; v < 8; ++v) acc[v] = _mm_loadu_ps(x + 4 * v);
+    for (i = 32; i + 32 <= count; i += 32) {
+      for (size_t v = 0; v < 8; ++v) acc[v] = _mm_add_ps(acc[v], _mm_loadu_ps(x + i + 4 * v));
+    }
+    for (size_t half = 4; half > 0; half /= 2) {
+      for (size_t v = 0; v < half; ++v) acc[v] = _mm_add_ps(acc[v], acc[v + half]);
+    }
+    float lanes[4];
+    _mm_storeu_ps(lanes, acc[0]);
+    sum = static_cast<double>((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]));
+  }
+#endif
+  for (; i < count; ++i) sum += x[i];
+  return sum;
 }
 
 // x = beta * x over n floats; beta == 0 overwrites.
@@ -443,16 +467,18 @@ void padImage(const ConvGeometry& g, const Pitch& L, const float* xi, float* xp)
 }
 
 // rows (count, oh, ow) -> (count, width): each row's pixels placed at oy*wp + ox, zeros between
-// and after (dy in pitch space, for the gradients). With sums, sums[o] also adds row o's values
-// (zeros and all: one call a row).
+// and after (dy in pitch space, for the gradients). With sums, sums[o] also adds row o's values.
 void pitchRows(const ConvGeometry& g, const Pitch& L, size_t count, const float* rows, size_t width, float* out,
-               DoubleSum* sums) {
+               double* sums) {
   const size_t pixels = g.oh * g.ow;
-  std::fill_n(out, count * width, 0.0f);
   for (size_t o = 0; o < count; ++o) {
     float* to = out + o * width;
-    for (size_t oy = 0; oy < g.oh; ++oy) copyRun(to + oy * L.wp, rows + o * pixels + oy * g.ow, g.ow);
-    if (sums != nullptr) sums[o].add(width, [=](size_t t) { return static_cast<double>(to[t]); });
+    for (size_t oy = 0; oy < g.oh; ++oy) {
+      copyRun(to + oy * L.wp, rows + o * pixels + oy * g.ow, g.ow);
+      if (oy + 1 < g.oh) zeroRun(to + oy * L.wp + g.ow, L.wp - g.ow);
+    }
+    zeroRun(to + L.positions, width - L.positions);
+    if (sums != nullptr) sums[o] += laneSum(rows + o * pixels, pixels);
   }
 }
 
@@ -782,7 +808,7 @@ void conv2dBackwardFilter(const ConvGeometry& g, const float* x, const float* dy
   std::unique_ptr<float[]> partials;
   if (groups > 1) partials = tryAllocate((groups - 1) * g.f * K);
   if (!partials) groups = 1;
-  const std::unique_ptr<DoubleSum[]> sums(new (std::nothrow) DoubleSum[groups * g.f]);
+  const std::unique_ptr<double[]> sums(new (std::nothrow) double[groups * g.f]());
   if (!sums) return conv2dBackwardFilterReference(g, x, dy, dWeight, dBias, beta);
   scale(g.f * K, dWeight, beta);
   const auto gradOf = [&](size_t group) {
@@ -796,15 +822,15 @@ void conv2dBackwardFilter(const ConvGeometry& g, const float* x, const float* dy
     // the inner products run over several images at a time (segments), summing each tile once.
     // In place, an image's rows of the column matrix are read len - positions floats past its
     // planes, into the next image: the batch's last image is read from a copy.
-    // Images per block: as many as keep a tile's rows of A over all of them within kTileRowsFloats.
+    // Images per block: as many as keep a tile's rows of A over all of them within t.innerFloats.
     const size_t len = roundUp(L.positions, kInnerStep), dyStep = g.f * len;
-    const size_t perBlock = std::max(size_t{1}, kTileRowsFloats / (t.innerRows * len));
+    const size_t perBlock = std::max(size_t{1}, t.innerFloats / (t.innerRows * len));
     const std::unique_ptr<size_t[]> offsets = pitchOffsets(g, L, false);
     if (!offsets) return conv2dBackwardFilterReference(g, x, dy, dWeight, dBias, beta);
     parallel_for(groups, [&](size_t group) {
       const size_t i0 = g.n * group / groups, i1 = g.n * (group + 1) / groups;
       float* grad = gradOf(group);
-      DoubleSum* groupSums = sums.get() + group * g.f;
+      double* groupSums = sums.get() + group * g.f;
       const size_t perGroup = std::min(perBlock, i1 - i0);
       float* dyBlock = t_scratch.reserve(perGroup * dyStep + (L.inPlace ? L.imageFloats : perGroup * L.imageFloats));
       if (dyBlock == nullptr) return backwardFilterNaive(g, x, dy, i0, i1, grad, groupSums);
@@ -841,7 +867,7 @@ void conv2dBackwardFilter(const ConvGeometry& g, const float* x, const float* dy
     parallel_for(groups, [&](size_t group) {
       const size_t i0 = g.n * group / groups, i1 = g.n * (group + 1) / groups;
       float* grad = gradOf(group);
-      DoubleSum* groupSums = sums.get() + group * g.f;
+      double* groupSums = sums.get() + group * g.f;
       const size_t total = (i1 - i0) * pixels;
       const size_t len = std::min(chunk, roundUp(total, kInnerStep));
       float* columns = t_scratch.reserve((rows + g.f) * chunk);
@@ -858,7 +884,7 @@ void conv2dBackwardFilter(const ConvGeometry& g, const float* x, const float* dy
         for (size_t o = 0; o < g.f; ++o) {
           float* row = dyRows + o * chunk;
           std::fill(row + used, row + len, 0.0f);
-          groupSums[o].add(len, [=](size_t p) { return static_cast<double>(row[p]); });
+          groupSums[o] += laneSum(row, len);
         }
         for (size_t k0 = 0; k0 < K; k0 += rows) {
           const size_t kb = std::min(rows, K - k0);
@@ -879,7 +905,7 @@ void conv2dBackwardFilter(const ConvGeometry& g, const float* x, const float* dy
   }
   for (size_t o = 0; o < g.f; ++o) {
     double sum = 0.0;
-    for (size_t group = 0; group < groups; ++group) sum += sums[group * g.f + o].total();
+    for (size_t group = 0; group < groups; ++group) sum += sums[group * g.f + o];
     dBias[o] = toFloat(beta == 0.0f ? sum : static_cast<double>(beta) * dBias[o] + sum);
   }
 }

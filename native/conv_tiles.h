@@ -56,6 +56,10 @@ struct ConvTiles {
   OuterTileFn outer;
   std::size_t innerRows, innerCols;
   InnerTileFn inner;
+  // The most floats of A's rows an inner tile reads over its segments (at least one segment):
+  // long enough that the tile's final sums across its lanes cost little, short enough for the
+  // caches. Measured per instruction set on the reference net's second layer (conv_tiles.cc).
+  std::size_t innerFloats;
 };
 
 // Defined in conv_tiles.cc. On non-x86 builds the AVX ones report themselves unsupported.

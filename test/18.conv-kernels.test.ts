@@ -50,6 +50,7 @@ const CONV_CASES: [string, ConvGeometry][] = [
   ['2x2, padding 3 (windows of padding only give the bias)', geometry(1, 3, [4, 4], 5, [2, 2], 1, [3, 3], [3, 3])],
   ['the reference net, first layer: 5x5, 24 filters on 1x28x28', geometry(2, 1, [28, 28], 24, [5, 5], 1, [0, 0], [0, 0])],
   ['the reference net, second layer: 3x3, 32 filters on 24x12x12', geometry(2, 24, [12, 12], 32, [3, 3], 1, [0, 0], [0, 0])],
+  ['3x3 valid, c=2 f=5 n=70 (the filter gradient sums blocks of up to 32 images)', geometry(70, 2, [12, 12], 5, [3, 3], 1, [0, 0], [0, 0])],
 ];
 
 const sizes = (g: ConvGeometry) => ({

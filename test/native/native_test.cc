@@ -409,6 +409,36 @@ std::string multiplySameBitsOnAnyThreads() {
   return "";
 }
 
+// adamStep gives the bits of its definition, one weight at a time in float, on any thread count
+// (the pool splits it from 2^15 weights on).
+std::string adamSameBitsOnAnyThreads() {
+  const std::size_t n = (std::size_t{1} << 18) + 7;
+  const std::vector<float> w0 = edgyFloats(n, 5), g = edgyFloats(n, 6), m0 = edgyFloats(n, 7);
+  std::vector<float> v0 = edgyFloats(n, 8);
+  for (float& x : v0) x = std::fabs(x);
+  const float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  const double t = 3;
+  const float correct1 = static_cast<float>(1.0 / (1.0 - std::pow(0.9f, t)));
+  const float correct2 = static_cast<float>(1.0 / (1.0 - std::pow(0.999f, t)));
+  std::vector<float> wantW = w0, wantM = m0, wantV = v0;
+  for (std::size_t i = 0; i < n; ++i) {
+    wantM[i] = beta1 * wantM[i] + (1.0f - beta1) * g[i];
+    wantV[i] = beta2 * wantV[i] + (1.0f - beta2) * g[i] * g[i];
+    wantW[i] -= lr * (wantM[i] * correct1) / (std::sqrt(wantV[i] * correct2) + eps);
+  }
+  const int most = std::max(8, digitnet::usableCpus());
+  for (int threads = 1; threads <= most; ++threads) {
+    digitnet::setThreads(threads);
+    std::vector<float> w = w0, m = m0, v = v0;
+    digitnet::adamStep(n, lr, beta1, beta2, eps, t, w.data(), g.data(), m.data(), v.data());
+    const std::string where = "on " + std::to_string(threads) + " threads";
+    if (!sameBits(m, wantM)) return where + ": m" + firstDifference(m, wantM);
+    if (!sameBits(v, wantV)) return where + ": v" + firstDifference(v, wantV);
+    if (!sameBits(w, wantW)) return where + ": w" + firstDifference(w, wantW);
+  }
+  return "";
+}
+
 // ---- augmentation ----------------------------------------------------------------------------
 
 // augment (per-thread padded fields, the instruction set sgemm chose, split over the pool) gives
@@ -1171,6 +1201,7 @@ int main(int argc, char** argv) {
   report.test("dropout gives the same bits on every instruction set and thread count, and in place",
               dropoutSameBitsOnAnyThreadsAndIsa());
   report.test("multiply gives the float product on every thread count, and in place", multiplySameBitsOnAnyThreads());
+  report.test("adamStep gives its definition's bits on every thread count", adamSameBitsOnAnyThreads());
   report.test("augment gives the definition's bits on 1-4 threads (fields on and off, odd sizes, a NaN tap)",
               augmentMatchesDefinitionOnEveryThreadCount());
   report.test("conv2d and both gradients match the double-precision definition at the fast paths' edges on 1-4 threads",

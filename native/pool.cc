@@ -8,10 +8,19 @@
 #include "parallel.h"
 #include "read_once.h"
 
-// SSE2 is part of x86-64 itself: every x86-64 CPU runs it, no dispatch needed.
+// SSE2 is part of x86-64 itself: every x86-64 CPU runs it, no dispatch needed. The AVX-512
+// functions are compiled for it through a function target attribute and called only when sgemm
+// chose AVX-512 (native/gemm.h sgemm_kernel_name), so the binary still runs on CPUs without it.
 #if defined(__x86_64__) || defined(_M_X64)
 #define DIGITNET_POOL_SSE2 1
 #include <emmintrin.h>
+#endif
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define DIGITNET_POOL_AVX512 1
+#include <cstring>
+#include <immintrin.h>
+
+#include "gemm.h"
 #endif
 
 namespace digitnet {
@@ -95,6 +104,61 @@ size_t poolRowPair2(const float* row, size_t w, std::uint32_t base, size_t colum
 }
 #endif
 
+#if defined(DIGITNET_POOL_AVX512)
+// The lanes [0, count) of a 16-float vector, count <= 16 (also a half of a 32-float pair of them).
+inline __mmask16 firstLanes(size_t count) {
+  return count >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1);
+}
+
+// poolRowPair2 sixteen outputs a step, the row's last ones under a mask: every output column
+// done (a row of the reference net's first pooling is 12 outputs, of its second 5: one step).
+__attribute__((target("avx512f"))) size_t poolRowPair2Avx512(const float* row, size_t w, std::uint32_t base, size_t columns,
+                                                            float* yRow, std::uint32_t* aRow) {
+  const __m512i twice = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(twice, _mm512_set1_epi32(1));
+  const __m512i step[4] = {_mm512_set1_epi32(0), _mm512_set1_epi32(1), _mm512_set1_epi32(static_cast<int>(w)),
+                           _mm512_set1_epi32(static_cast<int>(w + 1))};
+  for (size_t ox = 0; ox < columns; ox += 16) {
+    const size_t count = std::min<size_t>(16, columns - ox);
+    const __mmask16 out = firstLanes(count), low = firstLanes(2 * count), high = firstLanes(2 * count - std::min<size_t>(2 * count, 16));
+    const float* top = row + 2 * ox;
+    const float* bottom = top + w;
+    const __m512 t0 = _mm512_maskz_loadu_ps(low, top), t1 = _mm512_maskz_loadu_ps(high, top + 16);
+    const __m512 b0 = _mm512_maskz_loadu_ps(low, bottom), b1 = _mm512_maskz_loadu_ps(high, bottom + 16);
+    const __m512 candidates[4] = {_mm512_permutex2var_ps(t0, twice, t1), _mm512_permutex2var_ps(t0, odd, t1),
+                                  _mm512_permutex2var_ps(b0, twice, b1), _mm512_permutex2var_ps(b0, odd, b1)};
+    const __m512i evens = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(base + 2 * ox)), twice);
+    __m512 best = candidates[0];
+    __m512i at = evens;
+    for (int k = 1; k < 4; ++k) {
+      const __m512 v = candidates[k];
+      const __mmask16 wins = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                             (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
+      best = _mm512_mask_mov_ps(best, wins, v);
+      at = _mm512_mask_mov_epi32(at, wins, _mm512_add_epi32(evens, step[k]));
+    }
+    _mm512_mask_storeu_ps(yRow + ox, out, best);
+    _mm512_mask_storeu_epi32(aRow + ox, out, at);
+  }
+  return columns;
+}
+
+bool useAvx512() { return std::strcmp(sgemm_kernel_name(), "avx512") == 0; }
+#endif
+
+#if defined(DIGITNET_POOL_SSE2)
+// The row pairs of side-by-side 2 x 2 windows, on the widest vectors sgemm uses.
+using RowPairFn = size_t (*)(const float* row, size_t w, std::uint32_t base, size_t columns, float* yRow, std::uint32_t* aRow);
+RowPairFn rowPair2() {
+#if defined(DIGITNET_POOL_AVX512)
+  static const RowPairFn chosen = useAvx512() ? poolRowPair2Avx512 : poolRowPair2;
+  return chosen;
+#else
+  return poolRowPair2;
+#endif
+}
+#endif
+
 // Side-by-side S x S windows (size = stride = S, the common case): the rows of whole windows with
 // the window's shape known at compile time, a loop over the output columns GCC vectorizes (10x
 // the general loop's speed on 2 x 2); what the input's edge cuts goes to the general loop.
@@ -108,7 +172,7 @@ void poolPlaneTiled(const PoolGeometry& g, const float* xp, float* yp, std::uint
     std::uint32_t* aRow = ap + oy * g.ow;
     size_t ox = 0;
 #if defined(DIGITNET_POOL_SSE2)
-    if (S == 2) ox = poolRowPair2(row, g.w, base, wholeCols, yRow, aRow);
+    if (S == 2) ox = rowPair2()(row, g.w, base, wholeCols, yRow, aRow);
 #endif
     for (; ox < wholeCols; ++ox) {
       float best = row[S * ox];
@@ -152,44 +216,93 @@ void maxPool2d(const PoolGeometry& g, const float* x, float* y, std::uint32_t* a
 }
 
 #if defined(DIGITNET_POOL_SSE2)
+// One row pair of unpoolHomeSquares: the home squares of outputs [0, cols) of one output row,
+// written into the input rows top and bottom (row length w; the first square's top left at
+// `base` in the plane). False, the rows partly written, at a value outside its home square.
+bool unpoolRowPair(const float* d, const std::uint32_t* at, std::uint32_t base, size_t w, size_t cols, float* top, float* bottom) {
+  const __m128i eight = _mm_set1_epi32(8), one = _mm_set1_epi32(1), down = _mm_set1_epi32(static_cast<int>(w));
+  __m128i evens = _mm_add_epi32(_mm_set1_epi32(static_cast<int>(base)), _mm_setr_epi32(0, 2, 4, 6));
+  size_t ox = 0;
+  for (; ox + 4 <= cols; ox += 4, evens = _mm_add_epi32(evens, eight)) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + ox));  // each value read once
+    const __m128 v = _mm_loadu_ps(d + ox);
+    const __m128i lower = _mm_add_epi32(evens, down);
+    const __m128 m[4] = {_mm_castsi128_ps(_mm_cmpeq_epi32(a, evens)), _mm_castsi128_ps(_mm_cmpeq_epi32(a, _mm_add_epi32(evens, one))),
+                         _mm_castsi128_ps(_mm_cmpeq_epi32(a, lower)), _mm_castsi128_ps(_mm_cmpeq_epi32(a, _mm_add_epi32(lower, one)))};
+    if (_mm_movemask_ps(_mm_or_ps(_mm_or_ps(m[0], m[1]), _mm_or_ps(m[2], m[3]))) != 0xF) return false;
+    const __m128 te = _mm_and_ps(m[0], v), to = _mm_and_ps(m[1], v), be = _mm_and_ps(m[2], v), bo = _mm_and_ps(m[3], v);
+    _mm_storeu_ps(top + 2 * ox, _mm_unpacklo_ps(te, to));
+    _mm_storeu_ps(top + 2 * ox + 4, _mm_unpackhi_ps(te, to));
+    _mm_storeu_ps(bottom + 2 * ox, _mm_unpacklo_ps(be, bo));
+    _mm_storeu_ps(bottom + 2 * ox + 4, _mm_unpackhi_ps(be, bo));
+  }
+  for (; ox < cols; ++ox) {
+    const std::uint32_t a = at[ox], home = base + static_cast<std::uint32_t>(2 * ox);
+    if (a != home && a != home + 1 && a != home + w && a != home + w + 1) return false;
+    top[2 * ox] = a == home ? d[ox] : 0.0f;
+    top[2 * ox + 1] = a == home + 1 ? d[ox] : 0.0f;
+    bottom[2 * ox] = a == home + w ? d[ox] : 0.0f;
+    bottom[2 * ox + 1] = a == home + w + 1 ? d[ox] : 0.0f;
+  }
+  return true;
+}
+
+#if defined(DIGITNET_POOL_AVX512)
+// unpoolRowPair sixteen squares a step, the row's last ones under a mask.
+__attribute__((target("avx512f"))) bool unpoolRowPairAvx512(const float* d, const std::uint32_t* at, std::uint32_t base, size_t w,
+                                                           size_t cols, float* top, float* bottom) {
+  const __m512i twice = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i high = _mm512_add_epi32(low, _mm512_set1_epi32(8));
+  const __m512i one = _mm512_set1_epi32(1), down = _mm512_set1_epi32(static_cast<int>(w));
+  for (size_t ox = 0; ox < cols; ox += 16) {
+    const size_t count = std::min<size_t>(16, cols - ox);
+    const __mmask16 out = firstLanes(count), first = firstLanes(2 * count), second = firstLanes(2 * count - std::min<size_t>(2 * count, 16));
+    const __m512i a = _mm512_maskz_loadu_epi32(out, at + ox);  // each value read once
+    const __m512 v = _mm512_maskz_loadu_ps(out, d + ox);
+    const __m512i evens = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(base + 2 * ox)), twice);
+    const __m512i lower = _mm512_add_epi32(evens, down);
+    const __mmask16 m[4] = {_mm512_mask_cmpeq_epi32_mask(out, a, evens), _mm512_mask_cmpeq_epi32_mask(out, a, _mm512_add_epi32(evens, one)),
+                            _mm512_mask_cmpeq_epi32_mask(out, a, lower), _mm512_mask_cmpeq_epi32_mask(out, a, _mm512_add_epi32(lower, one))};
+    if (static_cast<__mmask16>(m[0] | m[1] | m[2] | m[3]) != out) return false;
+    const __m512 te = _mm512_maskz_mov_ps(m[0], v), to = _mm512_maskz_mov_ps(m[1], v);
+    const __m512 be = _mm512_maskz_mov_ps(m[2], v), bo = _mm512_maskz_mov_ps(m[3], v);
+    _mm512_mask_storeu_ps(top + 2 * ox, first, _mm512_permutex2var_ps(te, low, to));
+    _mm512_mask_storeu_ps(top + 2 * ox + 16, second, _mm512_permutex2var_ps(te, high, to));
+    _mm512_mask_storeu_ps(bottom + 2 * ox, first, _mm512_permutex2var_ps(be, low, bo));
+    _mm512_mask_storeu_ps(bottom + 2 * ox + 16, second, _mm512_permutex2var_ps(be, high, bo));
+  }
+  return true;
+}
+#endif
+
+// unpoolRowPair on the widest vectors sgemm uses.
+using UnpoolRowPairFn = bool (*)(const float* d, const std::uint32_t* at, std::uint32_t base, size_t w, size_t cols, float* top,
+                                 float* bottom);
+UnpoolRowPairFn unpoolRowPairFn() {
+#if defined(DIGITNET_POOL_AVX512)
+  static const UnpoolRowPairFn chosen = useAvx512() ? unpoolRowPairAvx512 : unpoolRowPair;
+  return chosen;
+#else
+  return unpoolRowPair;
+#endif
+}
+
 // dx of one plane when every output q = (oy, ox) with oy < h/2 and ox < w/2 (q's home square: rows
 // 2oy, 2oy+1, columns 2ox, 2ox+1) has its argmax in its home square, as side-by-side 2 x 2 windows
 // give: home squares do not overlap, so each of their positions is the one gradient it holds or 0,
-// written at once, four squares at a time (no zeroing pass, no scatter). Positions outside every
-// home square are zeroed and the outputs outside the home region added by the caller. False, dx
-// partly written, when a value lies outside its home square: the caller redoes the plane.
+// written at once, a row pair of squares at a time (no zeroing pass, no scatter). Positions
+// outside every home square are zeroed and the outputs outside the home region added by the
+// caller. False, dx partly written, when a value lies outside its home square: the caller redoes
+// the plane.
 bool unpoolHomeSquares(const PoolGeometry& g, const float* dyp, const std::uint32_t* ap, float* dxp) {
   const size_t rows = std::min(g.oh, g.h / 2), cols = std::min(g.ow, g.w / 2);
-  const __m128i eight = _mm_set1_epi32(8), one = _mm_set1_epi32(1), down = _mm_set1_epi32(static_cast<int>(g.w));
+  const UnpoolRowPairFn rowPair = unpoolRowPairFn();
   for (size_t oy = 0; oy < rows; ++oy) {
     float* top = dxp + 2 * oy * g.w;
     float* bottom = top + g.w;
-    const std::uint32_t* at = ap + oy * g.ow;
-    const float* d = dyp + oy * g.ow;
     const std::uint32_t base = static_cast<std::uint32_t>(2 * oy * g.w);  // < h*w
-    __m128i evens = _mm_add_epi32(_mm_set1_epi32(static_cast<int>(base)), _mm_setr_epi32(0, 2, 4, 6));
-    size_t ox = 0;
-    for (; ox + 4 <= cols; ox += 4, evens = _mm_add_epi32(evens, eight)) {
-      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + ox));  // each value read once
-      const __m128 v = _mm_loadu_ps(d + ox);
-      const __m128i lower = _mm_add_epi32(evens, down);
-      const __m128 m[4] = {_mm_castsi128_ps(_mm_cmpeq_epi32(a, evens)), _mm_castsi128_ps(_mm_cmpeq_epi32(a, _mm_add_epi32(evens, one))),
-                           _mm_castsi128_ps(_mm_cmpeq_epi32(a, lower)), _mm_castsi128_ps(_mm_cmpeq_epi32(a, _mm_add_epi32(lower, one)))};
-      if (_mm_movemask_ps(_mm_or_ps(_mm_or_ps(m[0], m[1]), _mm_or_ps(m[2], m[3]))) != 0xF) return false;
-      const __m128 te = _mm_and_ps(m[0], v), to = _mm_and_ps(m[1], v), be = _mm_and_ps(m[2], v), bo = _mm_and_ps(m[3], v);
-      _mm_storeu_ps(top + 2 * ox, _mm_unpacklo_ps(te, to));
-      _mm_storeu_ps(top + 2 * ox + 4, _mm_unpackhi_ps(te, to));
-      _mm_storeu_ps(bottom + 2 * ox, _mm_unpacklo_ps(be, bo));
-      _mm_storeu_ps(bottom + 2 * ox + 4, _mm_unpackhi_ps(be, bo));
-    }
-    for (; ox < cols; ++ox) {
-      const std::uint32_t a = at[ox], home = base + static_cast<std::uint32_t>(2 * ox);
-      if (a != home && a != home + 1 && a != home + g.w && a != home + g.w + 1) return false;
-      top[2 * ox] = a == home ? d[ox] : 0.0f;
-      top[2 * ox + 1] = a == home + 1 ? d[ox] : 0.0f;
-      bottom[2 * ox] = a == home + g.w ? d[ox] : 0.0f;
-      bottom[2 * ox + 1] = a == home + g.w + 1 ? d[ox] : 0.0f;
-    }
+    if (!rowPair(dyp + oy * g.ow, ap + oy * g.ow, base, g.w, cols, top, bottom)) return false;
     std::fill(top + 2 * cols, top + g.w, 0.0f);
     std::fill(bottom + 2 * cols, bottom + g.w, 0.0f);
   }

@@ -164,6 +164,8 @@ const POOL_CASES: [string, PoolCase][] = [
   ['2x2, stride 2 on 28x28 (the reference net)', pool(2, 3, 28, 28, 2, 2)],
   ['2x2, stride 2 on 9x7, the odd edge dropped', pool(3, 17, 9, 7, 2, 2)],
   ['2x2, stride 2 on 9x7, windows cut at the edge', pool(3, 17, 9, 7, 2, 2, true)],
+  ['2x2, stride 2 on 6x70 (rows of 35 windows)', pool(2, 3, 6, 70, 2, 2)],
+  ['2x2, stride 2 on 5x65, windows cut at the edge', pool(1, 2, 5, 65, 2, 2, true)],
   ['3x3, stride 2 (overlapping windows)', pool(2, 3, 9, 8, 3, 2)],
   ['3x3, stride 1 (overlapping windows)', pool(1, 3, 7, 6, 3, 1)],
   ['3x3, stride 1, windows cut at the edge', pool(1, 3, 5, 6, 3, 1, true)],
@@ -172,8 +174,9 @@ const POOL_CASES: [string, PoolCase][] = [
   ['1x1, stride 1 (a copy)', pool(1, 3, 5, 4, 1, 1)],
 ];
 
-// The rule tests' planes repeated `times` side by side, so that rows hold 8 and more windows: the
-// native kernel runs 2x2 windows four at a time, and the rest of a row one at a time.
+// The rule tests' planes repeated `times` side by side, so that rows hold 18 windows: the native
+// kernel runs 2x2 windows sixteen at a time (AVX-512, the last ones of a row masked) or four at a
+// time (SSE2, the rest of a row one at a time).
 
 /** `times` copies of a rows x width plane side by side: rows x (width * times). */
 function sideBySide(x: Float32Array, rows: number, width: number, times: number): Float32Array {
@@ -230,9 +233,9 @@ describeEachBackend('maxPool2d and maxPool2dBackward', (B) => {
       1, 5, 0, 3,
       5, 2, 3, 3,
     ]);
-    const { y, argmax } = runPool(B, pool(1, 1, 2, 4 * 5, 2, 2), sideBySide(x, 2, 4, 5));
-    expect(Array.from(y)).toEqual(sideBySideOutputs([5, 3], 5));
-    expect(Array.from(argmax)).toEqual(sideBySideArgmax([1, 3], 2, 4, 5));
+    const { y, argmax } = runPool(B, pool(1, 1, 2, 4 * 9, 2, 2), sideBySide(x, 2, 4, 9));
+    expect(Array.from(y)).toEqual(sideBySideOutputs([5, 3], 9));
+    expect(Array.from(argmax)).toEqual(sideBySideArgmax([1, 3], 2, 4, 9));
     const flat = runPool(B, pool(1, 1, 3, 3, 3, 1), new Float32Array(9).fill(-2));
     expect(Array.from(flat.argmax)).toEqual([0]);
   });
@@ -242,9 +245,9 @@ describeEachBackend('maxPool2d and maxPool2dBackward', (B) => {
       9, NaN, 1, 2, Infinity, 0,
       NaN, 3, NaN, NaN, 4, NaN,
     ]);
-    const { y, argmax } = runPool(B, pool(1, 1, 2, 6 * 3, 2, 2), sideBySide(x, 2, 6, 3));
-    expectSame(y, sideBySideOutputs([NaN, NaN, NaN], 3));
-    expect(Array.from(argmax)).toEqual(sideBySideArgmax([1, 8, 11], 2, 6, 3));
+    const { y, argmax } = runPool(B, pool(1, 1, 2, 6 * 6, 2, 2), sideBySide(x, 2, 6, 6));
+    expectSame(y, sideBySideOutputs([NaN, NaN, NaN], 6));
+    expect(Array.from(argmax)).toEqual(sideBySideArgmax([1, 8, 11], 2, 6, 6));
   });
 
   test('infinities compare as numbers: -Infinity everywhere keeps the first, +Infinity wins', () => {
@@ -252,9 +255,9 @@ describeEachBackend('maxPool2d and maxPool2dBackward', (B) => {
       -Infinity, -Infinity, 1, 3e38,
       -Infinity, -Infinity, Infinity, -0,
     ]);
-    const { y, argmax } = runPool(B, pool(1, 1, 2, 4 * 5, 2, 2), sideBySide(x, 2, 4, 5));
-    expect(Array.from(y)).toEqual(sideBySideOutputs([-Infinity, Infinity], 5));
-    expect(Array.from(argmax)).toEqual(sideBySideArgmax([0, 6], 2, 4, 5));
+    const { y, argmax } = runPool(B, pool(1, 1, 2, 4 * 9, 2, 2), sideBySide(x, 2, 4, 9));
+    expect(Array.from(y)).toEqual(sideBySideOutputs([-Infinity, Infinity], 9));
+    expect(Array.from(argmax)).toEqual(sideBySideArgmax([0, 6], 2, 4, 9));
   });
 
   test('an argmax value of h * w or more is a RangeError naming its position', () => {

@@ -790,7 +790,7 @@ PoolExpected poolByDefinition(const digitnet::PoolGeometry& g, const std::vector
 std::string maxPoolMatchesDefinition() {
   const digitnet::PoolGeometry geometries[] = {
       {256, 24, 24, 24, 2, 2, 12, 12}, {3, 5, 7, 9, 2, 2, 4, 5}, {2, 3, 7, 7, 3, 2, 3, 3}, {2, 2, 8, 5, 3, 1, 6, 3},
-      {1, 2, 5, 5, 1, 2, 3, 3},        {2, 1, 6, 7, 4, 3, 2, 3}, {1, 1, 1, 1, 5, 5, 1, 1},
+      {1, 2, 5, 5, 1, 2, 3, 3},        {2, 1, 6, 7, 4, 3, 2, 3}, {1, 1, 1, 1, 5, 5, 1, 1}, {2, 3, 6, 70, 2, 2, 3, 35},
   };
   for (const digitnet::PoolGeometry& g : geometries) {
     // Small integers: many ties; NaN now and then.

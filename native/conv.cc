@@ -383,11 +383,25 @@ size_t stepCost(size_t r, size_t v) { return std::max({r * v, r + v, kMinAccumul
 // add, store), or storing into a scratch tile and copying its runs into C.
 constexpr double kStoreEpilogue = 1, kAddEpilogue = 3, kScratchEpilogue = 6;
 
-// How outputs are cut into outer tiles (conv_tiles.h): `width` positions (`vectors` vectors) by
+// The epilogue of a tile whose lanes are filters: a vector stored into a scratch tile, then its
+// lanes copied one by one into y's filter rows.
+double transposeEpilogue(const ConvTiles& t) { return 2.0 + static_cast<double>(t.lanes); }
+
+// How the forward pass in the pitch layout cuts its tiles:
+//   span          filters as rows, positions as lanes, over the whole pitch space (kept runs
+//                 copied into y)
+//   rows          filters as rows, positions as lanes, inside output rows (written into y)
+//   filterLanes   an output row's pixels as rows, filters as lanes (copied into y transposed):
+//                 no lane computes a dropped position, which pays where the filters fill whole
+//                 vectors and output rows are short (the reference net's second layer: 32
+//                 filters, rows of 10)
+enum class Tiling { span, rows, filterLanes };
+
+// How outputs are cut into outer tiles (conv_tiles.h): `width` lanes (`vectors` vectors) by
 // `rows` rows.
 struct OuterPlan {
   size_t vectors, rows, width;
-  bool rowMode;  // pitch layout, forward: tiles stay inside output rows
+  Tiling tiling;  // pitch layout, forward; span elsewhere
   double cost;
 };
 
@@ -412,7 +426,7 @@ OuterPlan planRun(const ConvTiles& t, size_t positions, size_t height, size_t de
     const size_t rows = t.outerRows[v - 1], width = v * t.lanes;
     const double cost = tilesCost(t, rows, static_cast<double>(positions / width), width, height, depth, epilogue) +
                         tilesCost(t, rows, 1, positions % width, height, depth, epilogue);
-    if (v == 1 || cost < best.cost) best = {v, rows, width, false, cost};
+    if (v == 1 || cost < best.cost) best = {v, rows, width, Tiling::span, cost};
   }
   return best;
 }
@@ -537,50 +551,91 @@ size_t pixelRuns(const ConvGeometry& g, const Pitch& L, size_t q0, size_t lanes,
   return count;
 }
 
-// The forward pass's tiles in the pitch layout: in row mode, tiles inside output rows, written
-// straight into y; in span mode, tiles over the whole pitch space, through a scratch tile whose
-// pixel runs are copied into y. The cheaper of the two for this shape.
+// The forward pass's tiles in the pitch layout (Tiling): the cheapest for this shape.
 OuterPlan planForwardPitch(const ConvTiles& t, const ConvGeometry& g, const Pitch& L, size_t K) {
   OuterPlan best = planRun(t, g.ow, g.f, K, kStoreEpilogue);
   best.cost *= static_cast<double>(g.oh);
-  best.rowMode = true;
+  best.tiling = Tiling::rows;
   if (L.wp > g.ow) {
     const OuterPlan span = planRun(t, L.positions, g.f, K, kScratchEpilogue);
     if (span.cost < best.cost) best = span;
+  }
+  // Filter lanes: blocks of `width` filters over each output row's pixels.
+  for (size_t v = 1; v <= kMaxOuterVectors; ++v) {
+    const size_t rows = t.outerRows[v - 1], width = v * t.lanes;
+    const double cost = static_cast<double>(g.oh) *
+                        (tilesCost(t, rows, static_cast<double>(g.f / width), width, g.ow, K, transposeEpilogue(t)) +
+                         tilesCost(t, rows, 1, g.f % width, g.ow, K, transposeEpilogue(t)));
+    if (cost < best.cost) best = {v, rows, width, Tiling::filterLanes, cost};
   }
   return best;
 }
 
 // ---- tile loops ----------------------------------------------------------------------------
 
-// Forward tiles of one image in the pitch layout: tiles [t0, t1) of the plan's order. wt is
-// weight^T (K, f); xp the padded image; offsets its rows of the column matrix.
+// The forward pass's tiles of one image in the pitch layout, in the plan's order: in span mode
+// runs of `width` positions; in row mode those inside an output row; with filter lanes runs of
+// `rows` pixels of an output row.
+size_t forwardTiles(const ConvGeometry& g, const Pitch& L, const OuterPlan& plan) {
+  switch (plan.tiling) {
+    case Tiling::span: return ceilDiv(L.positions, plan.width);
+    case Tiling::rows: return g.oh * ceilDiv(g.ow, plan.width);
+    case Tiling::filterLanes: return g.oh * ceilDiv(g.ow, plan.rows);
+  }
+  return 0;
+}
+
+// A forward tile's first pitch position, how many positions it covers, and (inside an output
+// row, outside span mode) its first output pixel.
+struct TileSpan {
+  size_t q0, count, pixel;
+};
+TileSpan forwardTileSpan(const ConvGeometry& g, const Pitch& L, const OuterPlan& plan, size_t tileIndex) {
+  if (plan.tiling == Tiling::span) {
+    const size_t q0 = tileIndex * plan.width;
+    return {q0, std::min(plan.width, L.positions - q0), 0};
+  }
+  const size_t run = plan.tiling == Tiling::rows ? plan.width : plan.rows, perRow = ceilDiv(g.ow, run);
+  const size_t oy = tileIndex / perRow, ox0 = tileIndex % perRow * run;
+  return {oy * L.wp + ox0, std::min(run, g.ow - ox0), oy * g.ow + ox0};
+}
+
+// Forward tiles [t0, t1) of one image in the pitch layout. wt is weight^T (K, f), wtOffsets its
+// rows' offsets (k * f, for filter lanes); xp the padded image, offsets its rows of the column
+// matrix; tile a scratch tile of kMaxOuterRows x plan.width floats.
 void forwardPitchTiles(const ConvTiles& t, const ConvGeometry& g, const Pitch& L, const OuterPlan& plan,
-                       const float* wt, const size_t* offsets, const float* xp, const float* bias, float* yi,
-                       size_t t0, size_t t1, float* tile) {
+                       const float* wt, const size_t* wtOffsets, const size_t* offsets, const float* xp,
+                       const float* bias, float* yi, size_t t0, size_t t1, float* tile) {
   const size_t K = g.c * g.kh * g.kw, pixels = g.oh * g.ow;
-  const size_t perRow = ceilDiv(g.ow, plan.width);
   PixelRun runs[kMaxOuterVectors * 16 / 2 + 2];
   float* rowsOfC[kMaxOuterRows];
   for (size_t tileIndex = t0; tileIndex < t1; ++tileIndex) {
-    size_t q0 = 0, lanes = 0, runCount = 0;
-    if (plan.rowMode) {
-      const size_t oy = tileIndex / perRow, ox0 = tileIndex % perRow * plan.width;
-      q0 = oy * L.wp + ox0;
-      lanes = std::min(plan.width, g.ow - ox0);
-      runs[runCount++] = {0, lanes, oy * g.ow + ox0};
-    } else {
-      q0 = tileIndex * plan.width;
-      lanes = std::min(plan.width, L.positions - q0);
-      runCount = pixelRuns(g, L, q0, lanes, runs);
+    const TileSpan span = forwardTileSpan(g, L, plan, tileIndex);
+    if (plan.tiling == Tiling::filterLanes) {
+      for (size_t i = 0; i < span.count; ++i) rowsOfC[i] = tile + i * plan.width;
+      for (size_t o = 0; o < g.f; o += plan.width) {
+        const size_t lanes = std::min(plan.width, g.f - o);
+        t.outer({span.count, lanes, K, xp + span.q0, 0, offsets, wt + o, wtOffsets, rowsOfC, false, nullptr});
+        for (size_t l = 0; l < lanes; ++l) {
+          float* yRow = yi + (o + l) * pixels + span.pixel;
+          for (size_t i = 0; i < span.count; ++i) yRow[i] = bias[o + l] + tile[i * plan.width + l];
+        }
+      }
+      continue;
     }
-    const bool direct = runCount == 1 && runs[0].count == lanes;
+    size_t runCount = 1;
+    if (plan.tiling == Tiling::span) {
+      runCount = pixelRuns(g, L, span.q0, span.count, runs);
+    } else {
+      runs[0] = {0, span.count, span.pixel};
+    }
+    const bool direct = runCount == 1 && runs[0].count == span.count;
     for (size_t o = 0; o < g.f; o += plan.rows) {
       const size_t rows = std::min(plan.rows, g.f - o);
       for (size_t i = 0; i < rows; ++i) {
         rowsOfC[i] = direct ? yi + (o + i) * pixels + runs[0].pixel : tile + i * plan.width;
       }
-      t.outer({rows, lanes, K, wt + o, g.f, xp + q0, offsets, rowsOfC, false, bias + o});
+      t.outer({rows, span.count, K, wt + o, g.f, nullptr, xp + span.q0, offsets, rowsOfC, false, bias + o});
       if (direct) continue;
       for (size_t i = 0; i < rows; ++i) {
         for (size_t r = 0; r < runCount; ++r) {
@@ -627,15 +682,14 @@ void conv2d(const ConvGeometry& g, const float* x, const float* weight, const fl
   const size_t threads = static_cast<size_t>(getThreads());
   Pitch L{};
   if (pitchLayout(g, 0, &L)) {
-    const std::unique_ptr<size_t[]> offsets = pitchOffsets(g, L, false);
-    if (!offsets) return conv2dReference(g, x, weight, bias, y);
+    const std::unique_ptr<size_t[]> offsets = pitchOffsets(g, L, false), wtOffsets = rowOffsets(K, g.f);
+    if (!offsets || !wtOffsets) return conv2dReference(g, x, weight, bias, y);
     const OuterPlan plan = planForwardPitch(t, g, L, K);
-    const size_t tiles = plan.rowMode ? g.oh * ceilDiv(g.ow, plan.width) : ceilDiv(L.positions, plan.width);
+    const size_t tiles = forwardTiles(g, L, plan);
     // Images split into groups of tiles only as far as it takes to give every thread a block.
     const size_t groups = std::min(tiles, g.n >= threads ? size_t{1} : ceilDiv(threads, g.n));
-    const size_t perRow = ceilDiv(g.ow, plan.width);
     const auto tileStart = [&](size_t tileIndex) {
-      return plan.rowMode ? tileIndex / perRow * L.wp + tileIndex % perRow * plan.width : tileIndex * plan.width;
+      return tileIndex == tiles ? L.positions : forwardTileSpan(g, L, plan, tileIndex).q0;
     };
     parallel_for(g.n * groups, [&](size_t block) {
       const size_t i = block / groups, group = block % groups;
@@ -647,8 +701,8 @@ void conv2d(const ConvGeometry& g, const float* x, const float* weight, const fl
       float* scratch = t_scratch.reserve((L.inPlace ? 0 : L.imageFloats) + kMaxOuterRows * plan.width);
       if (scratch == nullptr) return forwardNaive(g, xi, weight, bias, yi, p0, p1);
       if (!L.inPlace) padImage(g, L, xi, scratch);
-      forwardPitchTiles(t, g, L, plan, wt.get(), offsets.get(), L.inPlace ? xi : scratch, bias, yi, t0, t1,
-                        L.inPlace ? scratch : scratch + L.imageFloats);
+      forwardPitchTiles(t, g, L, plan, wt.get(), wtOffsets.get(), offsets.get(), L.inPlace ? xi : scratch, bias, yi, t0,
+                        t1, L.inPlace ? scratch : scratch + L.imageFloats);
     });
     return;
   }
@@ -675,8 +729,8 @@ void conv2d(const ConvGeometry& g, const float* x, const float* weight, const fl
           const size_t rows = std::min(plan.rows, g.f - o);
           for (size_t r = 0; r < rows; ++r) rowsOfC[r] = yi + (o + r) * pixels + q0;
           // The first k block starts from the bias, the others add to it.
-          t.outer({rows, lanes, kb, wt.get() + k0 * g.f + o, g.f, columns + (q0 - p0), offsets.get(), rowsOfC, k0 > 0,
-                   bias + o});
+          t.outer({rows, lanes, kb, wt.get() + k0 * g.f + o, g.f, nullptr, columns + (q0 - p0), offsets.get(), rowsOfC,
+                   k0 > 0, bias + o});
         }
       }
     }
@@ -732,7 +786,7 @@ void conv2dBackwardData(const ConvGeometry& g, const float* dy, const float* wei
         for (size_t r0 = 0; r0 < K; r0 += plan.rows) {
           const size_t rows = std::min(plan.rows, K - r0);
           for (size_t r = 0; r < rows; ++r) rowsOfC[r] = dxp + offsets[r0 + r] + q0;
-          t.outer({rows, lanes, g.f, wt.get() + r0, K, dyp + q0, dyOffsets.get(), rowsOfC, true, nullptr});
+          t.outer({rows, lanes, g.f, wt.get() + r0, K, nullptr, dyp + q0, dyOffsets.get(), rowsOfC, true, nullptr});
         }
       }
       if (L.inPlace) return;
@@ -781,7 +835,7 @@ void conv2dBackwardData(const ConvGeometry& g, const float* dy, const float* wei
           for (size_t r0 = 0; r0 < kb; r0 += plan.rows) {
             const size_t rows = std::min(plan.rows, kb - r0);
             for (size_t r = 0; r < rows; ++r) rowsOfC[r] = dcolumns + (r0 + r) * ld + q0;
-            t.outer({rows, lanes, g.f, weight + k0 + r0, K, dyi + p0 + q0, dyOffsets.get(), rowsOfC, false, nullptr});
+            t.outer({rows, lanes, g.f, weight + k0 + r0, K, nullptr, dyi + p0 + q0, dyOffsets.get(), rowsOfC, false, nullptr});
           }
         }
         col2im(g, dcolumns, ld, k0, k0 + kb, p0, p0 + width, dxi);

@@ -53,13 +53,14 @@ constexpr size_t kScalarLanes = 4, kScalarRows = 4;
 // Runtime shapes: the compiler vectorizes the lane loops for the baseline ISA.
 void outerScalar(const OuterTile& tile) {
   const size_t rows = tile.rows, lanes = tile.lanes, as = tile.as;
+  const size_t* aoff = tile.aoff;
   const float* a = tile.a;
   float* const* c = tile.c;
   float acc[kScalarRows][kMaxOuterVectors * kScalarLanes] = {};
   for (size_t p = 0; p < tile.depth; ++p) {
     const float* bp = tile.b + tile.boff[p];
     for (size_t i = 0; i < rows; ++i) {
-      const float ai = a[p * as + i];
+      const float ai = aoff != nullptr ? a[aoff[p] + i] : a[p * as + i];
       for (size_t l = 0; l < lanes; ++l) acc[i][l] += ai * bp[l];
     }
   }
@@ -105,6 +106,7 @@ template <int R, int V>
 struct OuterAvx2 {
   __attribute__((target("avx2,fma"))) static void run(const OuterTile& tile) {
     const size_t lanes = tile.lanes, depth = tile.depth, as = tile.as;
+    const size_t* aoff = tile.aoff;
     const float* a = tile.a;
     const float* b = tile.b;
     const size_t* boff = tile.boff;
@@ -122,7 +124,7 @@ struct OuterAvx2 {
     }
     for (size_t p = 0; p < depth; ++p) {
       const float* bp = b + boff[p];
-      const float* ap = a + p * as;
+      const float* ap = aoff != nullptr ? a + aoff[p] : a + p * as;
       __m256 bv[V];
 #pragma GCC unroll 4
       for (int v = 0; v < V; ++v) {
@@ -224,6 +226,7 @@ template <int R, int V>
 struct OuterAvx512 {
   __attribute__((target("avx512f"))) static void run(const OuterTile& tile) {
     const size_t lanes = tile.lanes, depth = tile.depth, as = tile.as;
+    const size_t* aoff = tile.aoff;
     const float* a = tile.a;
     const float* b = tile.b;
     const size_t* boff = tile.boff;
@@ -240,7 +243,7 @@ struct OuterAvx512 {
     }
     for (size_t p = 0; p < depth; ++p) {
       const float* bp = b + boff[p];
-      const float* ap = a + p * as;
+      const float* ap = aoff != nullptr ? a + aoff[p] : a + p * as;
       __m512 bv[V];
 #pragma GCC unroll 4
       for (int v = 0; v < V; ++v) {

@@ -5,9 +5,11 @@
 //
 // Outer products, for the forward pass and the input gradient, a register tile of rows x lanes:
 //   acc[i][l] = sum_{p < depth} a[p*as + i] * b[boff[p] + l]         i < rows, l < lanes
+//               (a[aoff[p] + i] when aoff is given)
 //   c[i][l]   = c[i][l] + acc[i][l] when accumulate, else bias[i] + acc[i][l] (0 + acc[i][l]
 //               without a bias)                                       (row i of C at c[i])
-// a is k-major (a panel of packed weights, as = rows of the panel; or weights read in place).
+// A's rows are weights (as: a row's length; filters as rows), or runs of an image's pixels read
+// through aoff, the column matrix's rows (pixels as rows, filters as lanes).
 // B is read only at lanes < `lanes`, C only there too; rows of C may overlap (they are written
 // one after the other). lanes <= vectors(tile) * lanes per vector, rows <= outerRows[vectors - 1].
 //
@@ -32,6 +34,7 @@ struct OuterTile {
   std::size_t rows, lanes, depth;
   const float* a;
   std::size_t as;
+  const std::size_t* aoff;  // may be null
   const float* b;
   const std::size_t* boff;
   float* const* c;

@@ -51,6 +51,10 @@ const CONV_CASES: [string, ConvGeometry][] = [
   ['the reference net, first layer: 5x5, 24 filters on 1x28x28', geometry(2, 1, [28, 28], 24, [5, 5], 1, [0, 0], [0, 0])],
   ['the reference net, second layer: 3x3, 32 filters on 24x12x12', geometry(2, 24, [12, 12], 32, [3, 3], 1, [0, 0], [0, 0])],
   ['3x3 valid, c=2 f=5 n=70 (the filter gradient sums blocks of up to 32 images)', geometry(70, 2, [12, 12], 5, [3, 3], 1, [0, 0], [0, 0])],
+  // Forward tiles with the filters as lanes (native AVX-512 and AVX2): output rows in runs of
+  // pixels, a padded copy of the image; and a part vector of filters.
+  ["3x3 'same', c=24 f=48 on 20x20", geometry(1, 24, [20, 20], 48, [3, 3], 1, same(3), same(3))],
+  ['3x3 valid, c=20 f=40 on 9x9', geometry(2, 20, [9, 9], 40, [3, 3], 1, [0, 0], [0, 0])],
 ];
 
 const sizes = (g: ConvGeometry) => ({

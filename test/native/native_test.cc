@@ -953,34 +953,41 @@ std::string convTilesMatchDefinitionOnEveryIsa() {
     if (!isa->supported()) continue;
     const std::string name = isa->name;
     const std::size_t depth = 7, ldb = 61;
-    const std::vector<float> a = uniformFloats(depth * 20, 41), b = uniformFloats(depth * ldb + 64, 42);
-    std::vector<std::size_t> boff(depth);
-    for (std::size_t p = 0; p < depth; ++p) boff[p] = (p * 37) % 11 + p * ldb;  // rows anywhere
+    const std::vector<float> a = uniformFloats(depth * 20 + 16, 41), b = uniformFloats(depth * ldb + 64, 42);
+    std::vector<std::size_t> aoff(depth), boff(depth);
+    for (std::size_t p = 0; p < depth; ++p) {
+      aoff[p] = (p * 29) % 7 + p * 20;  // rows anywhere
+      boff[p] = (p * 37) % 11 + p * ldb;
+    }
     for (std::size_t v = 1; v <= digitnet::kMaxOuterVectors; ++v) {
       for (std::size_t rows = 1; rows <= isa->outerRows[v - 1]; ++rows) {
         for (std::size_t lanes = (v - 1) * isa->lanes + 1; lanes <= v * isa->lanes; ++lanes) {
           for (const int start : {0, 1, 2}) {  // from 0, from a bias, added to C
-            const bool accumulate = start == 2;
-            const std::vector<float> bias = uniformFloats(rows, 47);
-            const std::size_t ldc = lanes + 3;
-            std::vector<float> c = uniformFloats(rows * ldc, 43);
-            std::vector<double> want(c.begin(), c.end());
-            std::vector<float*> rowsOfC(rows);
-            for (std::size_t i = 0; i < rows; ++i) {
-              rowsOfC[i] = c.data() + (rows - 1 - i) * ldc;  // rows in any order
-              for (std::size_t l = 0; l < lanes; ++l) {
-                double sum = 0;
-                for (std::size_t p = 0; p < depth; ++p) sum += static_cast<double>(a[p * 20 + i]) * b[boff[p] + l];
-                double& w = want[(rows - 1 - i) * ldc + l];
-                w = sum + (start == 0 ? 0.0 : start == 1 ? bias[i] : w);
+            for (const bool table : {false, true}) {  // A's rows 20 apart, or anywhere
+              const bool accumulate = start == 2;
+              const std::vector<float> bias = uniformFloats(rows, 47);
+              const std::size_t ldc = lanes + 3;
+              std::vector<float> c = uniformFloats(rows * ldc, 43);
+              std::vector<double> want(c.begin(), c.end());
+              std::vector<float*> rowsOfC(rows);
+              for (std::size_t i = 0; i < rows; ++i) {
+                rowsOfC[i] = c.data() + (rows - 1 - i) * ldc;  // rows in any order
+                for (std::size_t l = 0; l < lanes; ++l) {
+                  double sum = 0;
+                  for (std::size_t p = 0; p < depth; ++p) {
+                    sum += static_cast<double>(a[(table ? aoff[p] : p * 20) + i]) * b[boff[p] + l];
+                  }
+                  double& w = want[(rows - 1 - i) * ldc + l];
+                  w = sum + (start == 0 ? 0.0 : start == 1 ? bias[i] : w);
+                }
               }
-            }
-            isa->outer({rows, lanes, depth, a.data(), 20, b.data(), boff.data(), rowsOfC.data(), accumulate,
-                        start == 1 ? bias.data() : nullptr});
-            for (std::size_t q = 0; q < c.size(); ++q) {
-              if (std::fabs(c[q] - want[q]) > 1e-5) {
-                return name + " outer " + std::to_string(rows) + " x " + std::to_string(lanes) + " starting " +
-                       std::to_string(start) + ": c[" + std::to_string(q) + "]";
+              isa->outer({rows, lanes, depth, a.data(), 20, table ? aoff.data() : nullptr, b.data(), boff.data(), rowsOfC.data(),
+                          accumulate, start == 1 ? bias.data() : nullptr});
+              for (std::size_t q = 0; q < c.size(); ++q) {
+                if (std::fabs(c[q] - want[q]) > 1e-5) {
+                  return name + " outer " + std::to_string(rows) + " x " + std::to_string(lanes) + " starting " +
+                         std::to_string(start) + (table ? ", A through offsets" : "") + ": c[" + std::to_string(q) + "]";
+                }
               }
             }
           }

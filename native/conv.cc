@@ -6,7 +6,9 @@
 //   input gradient   dcolumns (K,P) = weight^T (K,f) dy (f,P), each entry added back into dx
 //   filter gradient  dweight (f,K) += dy (f,P) columns^T (P,K), summed over the images
 // on the micro-kernels of conv_tiles.h: outer products for the first two, inner products along
-// the pixels for the third (dy and the columns are both contiguous along them).
+// the pixels for the third (dy and the columns are both contiguous along them). The forward
+// pass may also run transposed, y^T (P,f) = columns^T (P,K) weight^T (K,f): filters as the
+// vector lanes (Tiling below).
 //
 // The micro-kernels read the column matrix's rows through a table of offsets, from one of two
 // layouts (chosen per call):

@@ -356,8 +356,9 @@ const ConvTiles& chooseIsa() {
 
 // innerFloats: AVX2 8 KB of A, a quarter of the smallest L1 (Zen 3: 4 images of 128 positions a
 // tile call, 66% of peak, against 50-58% for 8 to 16). AVX-512 64 KB, from L2: its tile sums 24
-// accumulators of 16 lanes at the end, 2.5 times the AVX2 tile's cost per step of the call (Zen 5:
-// 32 images of 128 positions, 65% of peak, against 57% for 4 and 63% for 16).
+// accumulators of 16 lanes at the end, by count of operations 2.5 times the AVX2 tile's share of
+// a call (Zen 5: 32 images of 128 positions, 174 GFLOPS, 66% of peak, against 154 for 4 images
+// and 172 for 16).
 const ConvTiles kConvTilesAvx512 = {"avx512", avx512Supported, 16, {14, 12, 8}, outerAvx512,
                                     kInnerAvx512Rows, kInnerAvx512Cols, innerAvx512, size_t{1} << 14};
 const ConvTiles kConvTilesAvx2 = {"avx2", avx2Supported, 8, {8, 6, 4}, outerAvx2,

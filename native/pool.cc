@@ -14,13 +14,14 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #define DIGITNET_POOL_SSE2 1
 #include <emmintrin.h>
+
+#include <cstring>
+
+#include "gemm.h"
 #endif
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define DIGITNET_POOL_AVX512 1
-#include <cstring>
 #include <immintrin.h>
-
-#include "gemm.h"
 #endif
 
 namespace digitnet {
@@ -102,6 +103,15 @@ size_t poolRowPair2(const float* row, size_t w, std::uint32_t base, size_t colum
   }
   return ox;
 }
+
+using RowPairFn = size_t (*)(const float* row, size_t w, std::uint32_t base, size_t columns, float* yRow, std::uint32_t* aRow);
+
+// sse2, or avx512 where this build has it and sgemm chose AVX-512 (native/gemm.h
+// sgemm_kernel_name).
+template <typename Fn>
+Fn widest(Fn sse2, Fn avx512) {
+  return avx512 != nullptr && std::strcmp(sgemm_kernel_name(), "avx512") == 0 ? avx512 : sse2;
+}
 #endif
 
 #if defined(DIGITNET_POOL_AVX512)
@@ -142,20 +152,15 @@ __attribute__((target("avx512f"))) size_t poolRowPair2Avx512(const float* row, s
   }
   return columns;
 }
-
-bool useAvx512() { return std::strcmp(sgemm_kernel_name(), "avx512") == 0; }
+#elif defined(DIGITNET_POOL_SSE2)
+constexpr RowPairFn poolRowPair2Avx512 = nullptr;
 #endif
 
 #if defined(DIGITNET_POOL_SSE2)
 // The row pairs of side-by-side 2 x 2 windows, on the widest vectors sgemm uses.
-using RowPairFn = size_t (*)(const float* row, size_t w, std::uint32_t base, size_t columns, float* yRow, std::uint32_t* aRow);
 RowPairFn rowPair2() {
-#if defined(DIGITNET_POOL_AVX512)
-  static const RowPairFn chosen = useAvx512() ? poolRowPair2Avx512 : poolRowPair2;
+  static const RowPairFn chosen = widest<RowPairFn>(poolRowPair2, poolRowPair2Avx512);
   return chosen;
-#else
-  return poolRowPair2;
-#endif
 }
 #endif
 
@@ -247,6 +252,9 @@ bool unpoolRowPair(const float* d, const std::uint32_t* at, std::uint32_t base, 
   return true;
 }
 
+using UnpoolRowPairFn = bool (*)(const float* d, const std::uint32_t* at, std::uint32_t base, size_t w, size_t cols, float* top,
+                                 float* bottom);
+
 #if defined(DIGITNET_POOL_AVX512)
 // unpoolRowPair sixteen squares a step, the row's last ones under a mask.
 __attribute__((target("avx512f"))) bool unpoolRowPairAvx512(const float* d, const std::uint32_t* at, std::uint32_t base, size_t w,
@@ -274,18 +282,14 @@ __attribute__((target("avx512f"))) bool unpoolRowPairAvx512(const float* d, cons
   }
   return true;
 }
+#else
+constexpr UnpoolRowPairFn unpoolRowPairAvx512 = nullptr;
 #endif
 
 // unpoolRowPair on the widest vectors sgemm uses.
-using UnpoolRowPairFn = bool (*)(const float* d, const std::uint32_t* at, std::uint32_t base, size_t w, size_t cols, float* top,
-                                 float* bottom);
 UnpoolRowPairFn unpoolRowPairFn() {
-#if defined(DIGITNET_POOL_AVX512)
-  static const UnpoolRowPairFn chosen = useAvx512() ? unpoolRowPairAvx512 : unpoolRowPair;
+  static const UnpoolRowPairFn chosen = widest<UnpoolRowPairFn>(unpoolRowPair, unpoolRowPairAvx512);
   return chosen;
-#else
-  return unpoolRowPair;
-#endif
 }
 
 // dx of one plane when every output q = (oy, ox) with oy < h/2 and ox < w/2 (q's home square: rows

@@ -36,7 +36,7 @@ export type { PixelImage, RgbaImage } from './image/pixels';
 export { preprocessImage } from './image/preprocess';
 export type { PreprocessOptions, Polarity } from './image/preprocess';
 export type { PixelBox } from './image/segment';
-export type { NumberReading, ReadDigit } from './model/read-number';
+export type { NumberReading, ReadDigit, ReadOptions } from './model/read-number';
 export { NOT_A_DIGIT } from './model/read-number';
 export { numberWindows } from './model/number-windows';
 export type { NumberWindowsOptions } from './model/number-windows';

@@ -167,6 +167,19 @@ describe('Network.readNumber', () => {
     expect(Math.abs(four.x + four.width - placed[1].x1)).toBeLessThanOrEqual(3);
   });
 
+  test('with digits: N, the best reading of exactly N digits; N below the number of pieces keeps every piece', () => {
+    const indices = [3, 2, 1];
+    const { image } = writeNumber(digits, indices, { scale: 3, gaps: [20, 9, 30] });
+    const free = net.readNumber(image);
+    expect(net.readNumber(image, { digits: 3 }).number).toBe(free.number);
+    expect(net.readNumber(image, { digits: 2 }).number).toBe(free.number);
+    // Two touching digits as one piece: read whole for one digit, cut for two.
+    const touching = writeNumber(digits, [0, 4], { scale: 3, gaps: [-2] }).image;
+    expect(net.readNumber(touching, { digits: 1 }).digits).toHaveLength(1);
+    expect(net.readNumber(touching, { digits: 2 }).digits).toHaveLength(2);
+    for (const bad of [0, 2.5, -1, NaN]) expect(() => net.readNumber(image, { digits: bad, name: 'n.png' })).toThrow(/^readNumber: digits must be a whole number of at least 1 \(got .*\) for n\.png$/);
+  });
+
   test('a blank page and a network that does not take 28x28 images are refused', () => {
     const blank = { width: 200, height: 80, data: new Uint8Array(200 * 80 * 4).fill(230) };
     expect(() => net.readNumber(blank, { name: 'blank.png' })).toThrow(/^blank\.png: no ink found/);
@@ -247,5 +260,19 @@ describe('digitnet predict and read on pictures', () => {
     expect(reading.digits[0].seen).toBe(join(dir, 'digits', 'number-1.png'));
     const text = digitnet('read', '--model', model, file);
     expect(text.stdout).toMatch(new RegExp(`^${file.replace(/[.\\/]/g, '\\$&')}: ${expected.number} \\(${expected.digits.length} digits, least sure [\\d.]+%\\)\\n$`));
+  });
+
+  test('read --digits N reads exactly N digits as the library does; a count that is not a whole number >= 1 is refused', () => {
+    const file = join(dir, 'touching.png');
+    const image = writeNumber(digits, [0, 4], { scale: 3, gaps: [-2] }).image;
+    writeFileSync(file, pngBytes(image));
+    for (const count of [1, 2]) {
+      const run = digitnet('read', '--model', model, '--json', '--digits', String(count), file);
+      expect(run.status).toBe(0);
+      expect(JSON.parse(run.stdout).readings[0].number).toBe(net.readNumber(image, { digits: count }).number);
+    }
+    const bad = digitnet('read', '--model', model, '--digits', '0', file);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--digits must be an integer in \[1, 1000\], got '0'/);
   });
 });

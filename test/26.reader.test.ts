@@ -143,6 +143,34 @@ describe('windowDigits: where the windows say digits are centred', () => {
     expect(two[1].x).toBeGreaterThanOrEqual(15);
     expect(found()).toEqual([]);
   });
+
+  test('with a count, exactly that many: the best placing of each count, the free reading where its count is given', () => {
+    const found = (count: number | undefined, ...stretches: [number, number, number][]) => {
+      const { xs, probabilities } = windowProfile(...stretches);
+      return windowDigits(xs, probabilities, 11, count).map((digit) => ({ x: digit.x, label: digit.sums.indexOf(Math.max(...digit.sums)) }));
+    };
+    const crossing: [number, number, number][] = [
+      [10, 15, 1],
+      [15, 20, 4],
+    ];
+    expect(found(2, ...crossing)).toEqual(found(undefined, ...crossing));
+    // One centre for both: in the middle of the ten windows.
+    const [one, ...none] = found(1, ...crossing);
+    expect(none).toEqual([]);
+    expect(one.x).toBeGreaterThanOrEqual(13);
+    expect(one.x).toBeLessThanOrEqual(16);
+    // Nine windows on one digit, read as two: both centres among them, apart.
+    const two = found(2, [10, 19, 1]);
+    expect(two).toHaveLength(2);
+    for (const digit of two) expect(digit).toEqual({ x: expect.any(Number), label: 1 });
+    expect(two[0].x).toBeGreaterThanOrEqual(9);
+    expect(two[1].x).toBeLessThanOrEqual(19);
+    expect(two[1].x).toBeGreaterThan(two[0].x);
+    expect(found(3, ...crossing)).toHaveLength(3);
+    expect(found(0, ...crossing)).toEqual([]);
+    // More digits than windows: one on every window.
+    expect(found(50, ...crossing)).toHaveLength(40);
+  });
 });
 
 describe('readNumber with a window reader (11 classes)', () => {
@@ -165,6 +193,17 @@ describe('readNumber with a window reader (11 classes)', () => {
     expect(reading.number).toBe('22');
     // Half the windows' shares (0.45) and half the ink's (1).
     for (const digit of reading.digits) expect(digit.probability).toBeCloseTo(0.725, 5);
+  });
+
+  test('digits: N counts the pieces no window finds; where they cannot make up N, N digits placed by the windows alone', () => {
+    // Windows find no digit: the two bars are read as hidden pieces.
+    expect(readNumber(stubReader({ [NOT_A_DIGIT]: 1 }, { 7: 1 }), bars([30, 70]), { digits: 2 }).number).toBe('77');
+    // Windows find both bars; three digits: a third centre beside one of them.
+    expect(readNumber(stubReader({ 1: 1 }), bars([30, 70]), { digits: 3 }).digits).toHaveLength(3);
+    // One digit on two separate bars: one centre leaves the other bar hidden (two in all), so one
+    // centre alone.
+    const one = readNumber(stubReader({ 1: 1 }), bars([30, 70]), { digits: 1 });
+    expect(one.digits).toHaveLength(1);
   });
 
   test('a piece as tall as a digit that no window finds is still a digit, read from its own ink', () => {

@@ -9,7 +9,7 @@
 // files a process; accuracy on the PNGs, the JPEGs and both, next to the model's MNIST test
 // accuracy (`digitnet eval --json`) and the difference in points. A number set (numbers.js):
 // `digitnet read --json`; the share of numbers read exactly, of readings with five digits, and of
-// digits right in those. A batch the CLI fails on is split in halves until the failing pictures
+// digits right in those; with --known-length, `digitnet read --digits` each number's length. A batch the CLI fails on is split in halves until the failing pictures
 // are found; they count as wrong and are listed (with --json, or the first few in the text).
 
 const fs = require('fs');
@@ -17,10 +17,10 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 
 const USAGE = `usage: node bench/handwriting/score.js --set DIR [--set DIR...] --model [NAME=]FILE [--model ...]
-  [--batch N (300)] [--backend native|ts] [--no-eval] [--json] [--cli PATH (dist/cli/main.js)]`;
+  [--batch N (300)] [--backend native|ts] [--no-eval] [--known-length] [--json] [--cli PATH (dist/cli/main.js)]`;
 
 function parse(argv) {
-  const opts = { sets: [], models: [], batch: 300, backend: null, eval: true, json: false, cli: path.resolve(__dirname, '../../dist/cli/main.js') };
+  const opts = { sets: [], models: [], batch: 300, backend: null, eval: true, knownLength: false, json: false, cli: path.resolve(__dirname, '../../dist/cli/main.js') };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -37,6 +37,7 @@ function parse(argv) {
     else if (arg === '--backend') opts.backend = value();
     else if (arg === '--cli') opts.cli = path.resolve(value());
     else if (arg === '--no-eval') opts.eval = false;
+    else if (arg === '--known-length') opts.knownLength = true;
     else if (arg === '--json') opts.json = true;
     else if (arg === '--help' || arg === '-h') opts.help = true;
     else throw new Error(`unknown argument '${arg}'\n${USAGE}`);
@@ -67,10 +68,10 @@ function cli(opts, args) {
  * Runs `digitnet <command>` over `files` in batches; returns, per file, the CLI's entry for it
  * (from `field` of its JSON) or { error } when the CLI fails on that file.
  */
-function runBatches(opts, command, model, files, field) {
+function runBatches(opts, command, model, files, field, extra = []) {
   const results = new Map();
   const attempt = (batch) => {
-    const run = cli(opts, [command, '--model', model, ...batch]);
+    const run = cli(opts, [command, '--model', model, ...extra, ...batch]);
     if (!run.ok) {
       if (batch.length === 1) return void results.set(batch[0], { error: run.error });
       const half = batch.length >> 1;
@@ -125,7 +126,13 @@ function scoreDigits(opts, dir, labels, model) {
 
 function scoreNumbers(opts, dir, labels, model) {
   const pictures = labels.items.flatMap((item) => FORMATS.filter((f) => item[f]).map((f) => ({ file: path.join(dir, item[f]), format: f, number: item.number })));
-  const results = runBatches(opts, 'read', model.file, pictures.map((p) => p.file), 'readings');
+  // With --known-length, each picture is read with `--digits` its number's length.
+  const lengths = opts.knownLength ? [...new Set(pictures.map((p) => p.number.length))] : [null];
+  const results = new Map();
+  for (const length of lengths) {
+    const files = pictures.filter((p) => length === null || p.number.length === length).map((p) => p.file);
+    for (const [file, r] of runBatches(opts, 'read', model.file, files, 'readings', length === null ? [] : ['--digits', String(length)])) results.set(file, r);
+  }
   const outcomes = pictures.map((p) => {
     const r = results.get(p.file);
     const read = r.error ? null : String(r.number);

@@ -1,6 +1,6 @@
 import { readImage } from '../image/decode';
 import { pictureSetup, stem } from './pictures';
-import { parseCommand, type CommandSpec, type CommandResult } from './options';
+import { intOption, parseCommand, type CommandSpec, type CommandResult } from './options';
 
 const spec: CommandSpec = {
   name: 'read',
@@ -12,6 +12,8 @@ each digit is preprocessed as MNIST's were and classified.
 
 Options:
   --model FILE        a model saved by digitnet train --out (safetensors), taking 28x28 images
+  --digits N          the number has N digits (a postcode, a code of fixed length): read the
+                      best reading with exactly N (default: as many as the ink shows)
   --polarity P        auto | dark-on-light | light-on-dark (default auto: detected)
   --save-input DIR    write each digit's 28x28 input to DIR as a PNG (<picture>-<k>.png)
   --backend NAME      native | ts
@@ -21,7 +23,7 @@ Options:
 
 A picture that cannot be read (corrupt, no ink) is reported on stderr and the others are still
 read; the exit code is then 1.`,
-  options: { model: { type: 'string' }, polarity: { type: 'string' }, 'save-input': { type: 'string' }, backend: { type: 'string' } },
+  options: { model: { type: 'string' }, digits: { type: 'string' }, polarity: { type: 'string' }, 'save-input': { type: 'string' }, backend: { type: 'string' } },
   positionals: true,
 };
 
@@ -29,12 +31,13 @@ read; the exit code is then 1.`,
 export async function readCommand(argv: string[]): Promise<CommandResult> {
   const { values, positionals, json, help } = parseCommand(spec, argv);
   if (help) return { help: spec.usage };
+  const count = intOption(values, 'digits', 1, 1000);
   const { model, net, backend, polarity, saver } = await pictureSetup('read', values, positionals, 'picture (PNG or JPEG)');
   const readings = [];
   const failures: { input: string; error: string }[] = [];
   for (const input of positionals) {
     try {
-      const { number, digits } = net.readNumber(await readImage(input), { name: input, polarity });
+      const { number, digits } = net.readNumber(await readImage(input), { name: input, polarity, digits: count });
       const records = [];
       for (const [k, d] of digits.entries()) {
         const seen = saver ? { seen: await saver.save(`${stem(input)}-${k + 1}`, d.input) } : {};

@@ -13,7 +13,7 @@ import type { Layer, Pass, TensorSpec } from '../layers/layer';
 import { buildLayers, type LayerConfig, type LayerSpec, type NetworkConfig } from '../layers/registry';
 import type { FitOptions, History } from '../train/types';
 import { ConvPool } from './conv-pool';
-import { readNumber, type NumberReading } from './read-number';
+import { readNumber, type NumberReading, type ReadOptions } from './read-number';
 import { architectureName, summaryTable, tensorValues } from './summary';
 
 /** Rows per forward/backward pass: larger batches run in chunks of this size, gradients summed. */
@@ -418,7 +418,7 @@ export class Network {
    * preprocessed as `predictImage` does and classified. Returns the number as a string and each
    * digit's box (picture pixels), label, probability and 28x28 input, left to right.
    */
-  readNumber(image: PixelImage, options: PreprocessOptions = {}): NumberReading {
+  readNumber(image: PixelImage, options: ReadOptions = {}): NumberReading {
     this.checkTakesImages('readNumber');
     return readNumber(this, image, options);
   }

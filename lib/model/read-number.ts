@@ -30,6 +30,12 @@ export const NOT_A_DIGIT = 10;
 /** Classes 0..DIGITS - 1 are the digits. */
 const DIGITS = 10;
 
+/** How readNumber reads: preprocessing, and the number of digits when it is known. */
+export interface ReadOptions extends PreprocessOptions {
+  /** How many digits the number has (a postcode, a code of fixed length): the best reading with exactly that many wins. */
+  digits?: number;
+}
+
 /** What readNumber needs of a network: class probabilities for preprocessed 28x28 inputs. */
 export interface DigitClassifier {
   classes: number;
@@ -63,9 +69,13 @@ const TOO_WIDE = 5;
  * cut apart read as two confident digits, where the two together read as one unsure glyph). A
  * number reader (11 classes) finds the digits by sliding windows along the ink (readWindows).
  */
-export function readNumber(net: DigitClassifier, image: PixelImage, options: PreprocessOptions = {}): NumberReading {
+export function readNumber(net: DigitClassifier, image: PixelImage, options: ReadOptions = {}): NumberReading {
+  const count = options.digits;
+  if (count !== undefined && !(Number.isInteger(count) && count >= 1)) {
+    throw new RangeError(`readNumber: digits must be a whole number of at least 1 (got ${count}) for ${options.name ?? 'image'}`);
+  }
   const page = findPieces(image, options);
-  const digits = net.classes === NOT_A_DIGIT + 1 ? readWindows(net, page) : page.pieces.flatMap((piece) => readPiece(net, page, piece));
+  const digits = net.classes === NOT_A_DIGIT + 1 ? readWindows(net, page, count) : readPieces(net, page, count);
   return { number: digits.map((d) => d.label).join(''), digits };
 }
 
@@ -112,13 +122,25 @@ export interface WindowDigit {
  * neighbours along the least ink. A piece as tall as a digit on which no digit is centred is a
  * digit too (its neighbours' strokes hid it from the windows), read from its own ink alone.
  */
-function readWindows(net: DigitClassifier, page: InkPage): ReadDigit[] {
+function readWindows(net: DigitClassifier, page: InkPage, count?: number): ReadDigit[] {
   const line = inkLine(page);
   const xs: number[] = [];
   for (let x = line.x0 - 4 / line.scale; x <= line.x1 + 4 / line.scale; x += 1 / line.scale) xs.push(x);
   const inputs = lineWindows(line, xs);
   const { probabilities } = net.predict(inputs, xs.length);
-  const centres = windowDigits(xs, probabilities, net.classes);
+  const hiddenPieces = (centres: WindowDigit[]): InkPiece[] =>
+    page.pieces.filter((piece) => piece.box.y1 - piece.box.y0 >= LEAST_HEIGHT * page.digitHeight && !centres.some((digit) => covers(piece, digit.x)));
+  let centres = windowDigits(xs, probabilities, net.classes);
+  if (count !== undefined && centres.length + hiddenPieces(centres).length !== count) {
+    // The most digits the windows can place with the hidden pieces making up the count; if no
+    // number of them does, exactly `count` placed by the windows alone.
+    let fit: WindowDigit[] | null = null;
+    for (let c = count; c >= 0 && !fit; c--) {
+      const candidate = windowDigits(xs, probabilities, net.classes, c);
+      if (candidate.length + hiddenPieces(candidate).length === count) fit = candidate;
+    }
+    centres = fit ?? windowDigits(xs, probabilities, net.classes, count);
+  }
   const views = ownInk(page, centres.map((digit) => digit.x));
   const found = centres.map((digit, k) => ({
     x: digit.x,
@@ -127,12 +149,10 @@ function readWindows(net: DigitClassifier, page: InkPage): ReadDigit[] {
     view: views[k],
     weight: views[k]?.cut ? CUT_WEIGHT : PIECE_WEIGHT,
   }));
-  const hidden = page.pieces
-    .filter((piece) => piece.box.y1 - piece.box.y0 >= LEAST_HEIGHT * page.digitHeight && !centres.some((digit) => covers(piece, digit.x)))
-    .map((piece) => {
-      const segment = pieceDigit(page, piece);
-      return { x: (piece.box.x0 + piece.box.x1) / 2, windows: EVEN, input: segment.input, view: { segment, cut: false }, weight: 1 };
-    });
+  const hidden = (centres.length === count ? [] : hiddenPieces(centres)).map((piece) => {
+    const segment = pieceDigit(page, piece);
+    return { x: (piece.box.x0 + piece.box.x1) / 2, windows: EVEN, input: segment.input, view: { segment, cut: false }, weight: 1 };
+  });
   const places = [...found, ...hidden].sort((a, b) => a.x - b.x);
   const seen = places.flatMap((place) => (place.view ? [place.view.segment.input] : []));
   const read = seen.length ? net.predict(concat(seen), seen.length).probabilities : new Float32Array(0);
@@ -149,9 +169,9 @@ function readWindows(net: DigitClassifier, page: InkPage): ReadDigit[] {
 /**
  * The digits along windows `xs`: the centres whose windows best explain what every window says
  * (see ON_DIGIT and OFF_DIGIT), each digit costing DIGIT_COST, found by dynamic programming over
- * the window a digit's predecessor is centred on.
+ * the window a digit's predecessor is centred on; exactly `count` of them when it is given.
  */
-export function windowDigits(xs: number[], probabilities: Float32Array, classes: number): WindowDigit[] {
+export function windowDigits(xs: number[], probabilities: Float32Array, classes: number, count?: number): WindowDigit[] {
   const n = xs.length;
   const onCost = new Float64Array(n);
   const offCosts = new Float64Array(n + 1); // prefix sums
@@ -177,27 +197,39 @@ export function windowDigits(xs: number[], probabilities: Float32Array, classes:
     for (let j = nearM; j <= last; j++) cost += at(j, steps(j));
     return cost;
   };
-  // best[m]: the least cost of the windows up to m with a digit centred on m; previous[m], the centre before it (-1: none).
-  const best = new Float64Array(n);
-  const previous = new Int32Array(n);
+  if (count === 0 || n === 0) return [];
+  // Layer l of best (one layer of any number of digits when count is not given, else layer l for
+  // the (l + 1)-th digit): the least cost of the windows up to m with a digit centred on m;
+  // previous, the centre before it (-1: none). No more digits than windows.
+  const layers = count === undefined ? 1 : Math.min(count, n);
+  const best = new Float64Array(layers * n);
+  const previous = new Int32Array(layers * n);
+  const from = (l: number): number => (count === undefined ? l : l - 1);
   for (let m = 0; m < n; m++) {
-    let cost = between(-1, m);
-    let from = -1;
-    for (let k = 0; k < m; k++) {
-      const c = best[k] + between(k, m);
-      if (c < cost) [cost, from] = [c, k];
+    const first = between(-1, m);
+    for (let l = 0; l < layers; l++) {
+      best[l * n + m] = count === undefined || l === 0 ? first : Infinity;
+      previous[l * n + m] = -1;
     }
-    best[m] = cost + onCost[m] + DIGIT_COST;
-    previous[m] = from;
+    for (let k = 0; k < m; k++) {
+      const gap = between(k, m);
+      for (let l = 0; l < layers; l++) {
+        if (from(l) < 0) continue;
+        const c = best[from(l) * n + k] + gap;
+        if (c < best[l * n + m]) [best[l * n + m], previous[l * n + m]] = [c, k];
+      }
+    }
+    for (let l = 0; l < layers; l++) best[l * n + m] += onCost[m] + DIGIT_COST;
   }
-  let total = between(-1, n);
+  const top = layers - 1;
+  let total = count === undefined ? between(-1, n) : Infinity;
   let last = -1;
   for (let k = 0; k < n; k++) {
-    const c = best[k] + between(k, n);
+    const c = best[top * n + k] + between(k, n);
     if (c < total) [total, last] = [c, k];
   }
   const centres: number[] = [];
-  for (let k = last; k >= 0; k = previous[k]) centres.unshift(k);
+  for (let k = last, l = top; k >= 0; k = previous[l * n + k], l = from(l)) centres.unshift(k);
   return centres.map((m) => {
     const sums = new Float64Array(DIGITS);
     for (let j = Math.max(0, m - LABEL_REACH); j <= Math.min(n - 1, m + LABEL_REACH); j++) {
@@ -266,8 +298,45 @@ function concat(arrays: Float32Array[]): Float32Array {
   return out;
 }
 
-/** The best reading of one piece: the whole of it, or the best sequence of stretches between cuts. */
-function readPiece(net: DigitClassifier, page: InkPage, piece: InkPiece): ReadDigit[] {
+/** A reading of some ink: its digits and the sum of their log-probabilities (less TOO_WIDE for each digit read too wide). */
+interface PieceReading {
+  score: number;
+  digits: ReadDigit[];
+}
+
+/**
+ * The pieces read with a digit classifier: each piece on its own (readPiece); with `count`, the
+ * readings of the pieces whose digits add up to it with the highest total score, or each piece's
+ * best reading where no choice adds up (more pieces than digits, or too few cuts).
+ */
+function readPieces(net: DigitClassifier, page: InkPage, count?: number): ReadDigit[] {
+  if (count === undefined) return page.pieces.flatMap((piece) => readPiece(net, page, piece)[0].digits);
+  const readings = page.pieces.map((piece) => readPiece(net, page, piece, count));
+  // total[p][c]: the best score of the first p pieces read as c digits; chosen[p][c], piece p - 1's count in it.
+  const total = readings.map(() => new Float64Array(count + 1).fill(-Infinity));
+  total.push(new Float64Array(count + 1).fill(-Infinity));
+  const chosen = total.map(() => new Int32Array(count + 1));
+  total[0][0] = 0;
+  readings.forEach((byCount, p) => {
+    for (let c = 1; c <= count; c++) {
+      for (let k = 1; k <= Math.min(c, byCount.length); k++) {
+        const score = total[p][c - k] + byCount[k - 1].score;
+        if (score > total[p + 1][c]) [total[p + 1][c], chosen[p + 1][c]] = [score, k];
+      }
+    }
+  });
+  if (total[readings.length][count] === -Infinity) return readings.flatMap((_, p) => readPiece(net, page, page.pieces[p])[0].digits);
+  const digits: ReadDigit[] = [];
+  for (let p = readings.length, c = count; p > 0; c -= chosen[p][c], p--) digits.unshift(...readings[p - 1][chosen[p][c] - 1].digits);
+  return digits;
+}
+
+/**
+ * The best readings of one piece: the whole of it, or the best sequence of stretches between
+ * cuts. Without `most`, one reading (the best of any length); with it, the best reading of each
+ * length 1..most (score -Infinity where the cuts allow none).
+ */
+function readPiece(net: DigitClassifier, page: InkPage, piece: InkPiece, most?: number): PieceReading[] {
   const height = page.digitHeight;
   const { x0, x1 } = piece.box;
   const paths: (Int32Array | null)[] = [null];
@@ -292,17 +361,29 @@ function readPiece(net: DigitClassifier, page: InkPage, piece: InkPiece): ReadDi
     }
   }
   const digits = classify(net, stretches.map((s) => pieceDigit(page, s.slice)));
-  // best[j]: the highest score of a reading up to cut j, and the stretch it ends with. Stretches
-  // are in order of i, so every best[i] is final before a stretch from cut i is tried.
-  const best = Array.from({ length: last + 1 }, (_, j) => ({ score: j === 0 ? 0 : -Infinity, stretch: -1 }));
+  // best[l][j]: the highest score of a reading up to cut j with l digits (without `most`, row 1
+  // holds readings of any length), and the stretch it ends with. Stretches are in order of i, so
+  // every best[.][i] is final before a stretch from cut i is tried.
+  const rows = (most ?? 1) + 1;
+  const best = Array.from({ length: rows }, (_, l) => Array.from({ length: last + 1 }, (_, j) => ({ score: l === 0 && j === 0 ? 0 : -Infinity, stretch: -1 })));
+  const before = (l: number, i: number): number => (most === undefined ? Math.max(best[0][i].score, best[1][i].score) : best[l - 1][i].score);
   stretches.forEach(({ i, j, slice }, k) => {
     const wide = slice.box.x1 - slice.box.x0 > WIDEST_DIGIT * height ? TOO_WIDE : 0;
-    const score = best[i].score + Math.log(Math.max(digits[k].probability, Number.MIN_VALUE)) - wide;
-    if (score > best[j].score) best[j] = { score, stretch: k };
+    const score = Math.log(Math.max(digits[k].probability, Number.MIN_VALUE)) - wide;
+    for (let l = 1; l < rows; l++) {
+      if (before(l, i) + score > best[l][j].score) best[l][j] = { score: before(l, i) + score, stretch: k };
+    }
   });
-  const reading: ReadDigit[] = [];
-  for (let j = last; j > 0; j = stretches[best[j].stretch].i) reading.unshift(digits[best[j].stretch]);
-  return reading;
+  return best.slice(1).map((row, l) => {
+    const reading: ReadDigit[] = [];
+    if (row[last].score === -Infinity) return { score: -Infinity, digits: reading };
+    for (let j = last, r = l + 1; j > 0; r = most === undefined ? 1 : r - 1) {
+      const k = best[r][j].stretch;
+      reading.unshift(digits[k]);
+      j = stretches[k].i;
+    }
+    return { score: row[last].score, digits: reading };
+  });
 }
 
 /** The network's label and its probability for each segment, in one batch. */

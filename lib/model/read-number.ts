@@ -307,7 +307,8 @@ interface PieceReading {
 /**
  * The pieces read with a digit classifier: each piece on its own (readPiece); with `count`, the
  * readings of the pieces whose digits add up to it with the highest total score, or each piece's
- * best reading where no choice adds up (more pieces than digits, or too few cuts).
+ * best reading of at most `count` digits where no choice adds up (more pieces than digits, or too
+ * few cuts).
  */
 function readPieces(net: DigitClassifier, page: InkPage, count?: number): ReadDigit[] {
   if (count === undefined) return page.pieces.flatMap((piece) => readPiece(net, page, piece)[0].digits);
@@ -325,7 +326,9 @@ function readPieces(net: DigitClassifier, page: InkPage, count?: number): ReadDi
       }
     }
   });
-  if (total[readings.length][count] === -Infinity) return readings.flatMap((_, p) => readPiece(net, page, page.pieces[p])[0].digits);
+  if (total[readings.length][count] === -Infinity) {
+    return readings.flatMap((byCount) => byCount.reduce((best, reading) => (reading.score > best.score ? reading : best)).digits);
+  }
   const digits: ReadDigit[] = [];
   for (let p = readings.length, c = count; p > 0; c -= chosen[p][c], p--) digits.unshift(...readings[p - 1][chosen[p][c] - 1].digits);
   return digits;

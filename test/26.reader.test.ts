@@ -136,11 +136,11 @@ describe('windowDigits: where the windows say digits are centred', () => {
     expect(one.label).toBe(1);
     expect(one.x).toBeGreaterThanOrEqual(13);
     expect(one.x).toBeLessThanOrEqual(15);
-    // Ten windows, two crossing digits: one centre would leave four windows at 4 steps or more saying a digit.
-    const two = found([10, 15, 1], [15, 20, 4]);
+    // Twelve windows, two crossing digits: one centre would leave three windows at 5 steps or more saying a digit.
+    const two = found([10, 16, 1], [16, 22, 4]);
     expect(two.map((digit) => digit.label)).toEqual([1, 4]);
-    expect(two[0].x).toBeLessThan(15);
-    expect(two[1].x).toBeGreaterThanOrEqual(15);
+    expect(two[0].x).toBeLessThan(16);
+    expect(two[1].x).toBeGreaterThanOrEqual(16);
     expect(found()).toEqual([]);
   });
 
@@ -150,15 +150,15 @@ describe('windowDigits: where the windows say digits are centred', () => {
       return windowDigits(xs, probabilities, 11, count).map((digit) => ({ x: digit.x, label: digit.sums.indexOf(Math.max(...digit.sums)) }));
     };
     const crossing: [number, number, number][] = [
-      [10, 15, 1],
-      [15, 20, 4],
+      [10, 16, 1],
+      [16, 22, 4],
     ];
     expect(found(2, ...crossing)).toEqual(found(undefined, ...crossing));
-    // One centre for both: in the middle of the ten windows.
+    // One centre for both: in the middle of the twelve windows.
     const [one, ...none] = found(1, ...crossing);
     expect(none).toEqual([]);
-    expect(one.x).toBeGreaterThanOrEqual(13);
-    expect(one.x).toBeLessThanOrEqual(16);
+    expect(one.x).toBeGreaterThanOrEqual(14);
+    expect(one.x).toBeLessThanOrEqual(17);
     // Nine windows on one digit, read as two: both centres among them, apart.
     const two = found(2, [10, 19, 1]);
     expect(two).toHaveLength(2);

@@ -2,6 +2,7 @@
  * Datasets beyond MNIST: `fromArrays` (kinds of input, inferred shapes, refusals), a float dataset
  * no linear model separates (interleaved spirals) learned on both backends, and `validationSplit`.
  */
+import { interleaveDatasets } from '../lib/core/dataset';
 import { Random } from '../lib/core/random';
 import { fromArrays } from '../lib/data/arrays';
 import { Network } from '../lib/model/network';
@@ -114,5 +115,36 @@ describe('validationSplit refusals', () => {
     [{ targetAccuracy: 0.9 }, 'fit: targetAccuracy needs a validation set (validation or validationSplit)'],
   ])('%j', async (options, message) => {
     await expect(net.fit(data, { epochs: 1, ...options })).rejects.toThrow(message);
+  });
+});
+
+describe('interleaveDatasets', () => {
+  /** `count` samples of 2 values each: [tag, index], labelled `label`. */
+  const samples = (tag: number, count: number, label: number) => ({
+    inputs: Uint8Array.from({ length: 2 * count }, (_, i) => (i % 2 ? i >> 1 : tag)),
+    labels: new Uint8Array(count).fill(label),
+    count,
+    shape: [2],
+  });
+
+  test("every sample once, each source in order, b's spread so every prefix holds both in proportion", () => {
+    const mixed = interleaveDatasets(samples(1, 30, 10), samples(2, 9, 3), 'here');
+    expect(mixed.count).toBe(39);
+    const tags = Array.from({ length: 39 }, (_, k) => mixed.inputs[2 * k]);
+    for (const tag of [1, 2]) {
+      const indices = tags.flatMap((t, k) => (t === tag ? [mixed.inputs[2 * k + 1]] : []));
+      expect(indices).toEqual([...Array(tag === 1 ? 30 : 9).keys()]);
+    }
+    tags.forEach((tag, k) => expect(mixed.labels[k]).toBe(tag === 1 ? 10 : 3));
+    for (let prefix = 1; prefix <= 39; prefix++) {
+      const fromB = tags.slice(0, prefix).filter((t) => t === 2).length;
+      expect(Math.abs(fromB - (prefix * 9) / 39)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  test('refuses samples of another shape or input kind, naming the caller', () => {
+    expect(() => interleaveDatasets(samples(1, 3, 0), { ...samples(2, 3, 0), shape: [1, 2] }, 'here')).toThrow(/^here: cannot interleave samples of \[2\] Uint8Array with \[1, ?2\] Uint8Array$/);
+    const floats = { inputs: new Float32Array(6), labels: new Uint8Array(3), count: 3, shape: [2] };
+    expect(() => interleaveDatasets(samples(1, 3, 0), floats, 'here')).toThrow(/^here: cannot interleave .* Uint8Array with \[2\] Float32Array$/);
   });
 });

@@ -1,6 +1,6 @@
 import { ACTIVATIONS, type ActivationName, type Backend } from '../backend/contract';
 import { getBackend } from '../backend';
-import { classCount } from '../core/dataset';
+import { classCount, interleaveDatasets } from '../core/dataset';
 import { loadMnist } from '../data/mnist';
 import type { DenseSpec } from '../layers/dense';
 import type { LayerSpec } from '../layers/registry';
@@ -119,17 +119,24 @@ export async function setUpTraining(values: Values): Promise<TrainingSetup> {
 }
 
 /**
- * A reader preset's data: windows of numbers written with the training and the test digits. With
- * --limit, only enough numbers for that many training windows are written (a number gives 16 on
- * average, and at least the 3 around its one digit).
+ * A reader preset's data: windows of numbers written with the training and the test digits, and
+ * the training digits among the training windows. With --limit, only enough numbers for that
+ * many training windows are written (a number gives 16 on average, and at least the 3 around its
+ * one digit).
  */
 function numberWindowSets(mnist: { train: Dataset; test: Dataset }, windows: NonNullable<Preset['windows']>, seed: number, limit: number | undefined): { train: Dataset; test: Dataset } {
   const started = performance.now();
   const numbers = limit === undefined ? windows.numbers : Math.min(windows.numbers, Math.ceil(limit / 3));
   process.stderr.write(`digitnet: writing ${numbers} numbers with the training digits and ${windows.testNumbers} with the test digits, cut into windows to read\n`);
-  const train = numberWindows(mnist.train, { numbers, seed });
+  // The training digits themselves too: a reader also reads each digit's own ink, placed as MNIST
+  // places it, and with them reads lone digits as well as the robust model does (99.47% of the
+  // test digits, against 99.25% without; 0.5 point more numbers read exactly).
+  const trainWindows = numberWindows(mnist.train, { numbers, seed });
+  const train = interleaveDatasets(trainWindows, mnist.train, 'digitnet train');
   const test = numberWindows(mnist.test, { numbers: windows.testNumbers, seed: (seed + 1) >>> 0 });
-  process.stderr.write(`digitnet: ${train.count} training and ${test.count} test windows in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(
+    `digitnet: ${trainWindows.count} training windows (with the ${mnist.train.count} training digits) and ${test.count} test windows in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+  );
   return { train, test };
 }
 

@@ -82,3 +82,29 @@ export function classCount(labels: ArrayLike<number>, count = labels.length): nu
   for (let i = 0; i < count; i++) if (labels[i] > largest) largest = labels[i];
   return largest + 1;
 }
+
+/**
+ * The samples of `a` and `b` (same shape and input kind) in one dataset, `b`'s spread evenly
+ * among `a`'s, so that every prefix (a `limit`) holds both in proportion.
+ */
+export function interleaveDatasets(a: Dataset, b: Dataset, where: string): Dataset {
+  checkDataset(a, where);
+  checkDataset(b, where);
+  if (formatShape(a.shape) !== formatShape(b.shape) || typeTag(a.inputs) !== typeTag(b.inputs)) {
+    throw new RangeError(`${where}: cannot interleave samples of ${formatShape(a.shape)} ${typeTag(a.inputs)} with ${formatShape(b.shape)} ${typeTag(b.inputs)}`);
+  }
+  const size = shapeSize(a.shape);
+  const count = a.count + b.count;
+  const inputs = a.inputs instanceof Uint8Array ? new Uint8Array(count * size) : new Float32Array(count * size);
+  const labels = labelArray(Math.max(classCount(a.labels, a.count), classCount(b.labels, b.count)), count);
+  let i = 0;
+  let j = 0;
+  for (let k = 0; k < count; k++) {
+    // Take from b while it is behind a in its share of the samples given.
+    const fromB = j < b.count && (i === a.count || (j + 1) * a.count <= (i + 1) * b.count);
+    const [source, index] = fromB ? [b, j++] : [a, i++];
+    inputs.set(source.inputs.subarray(index * size, (index + 1) * size), k * size);
+    labels[k] = source.labels[index];
+  }
+  return { inputs, labels, count, shape: a.shape };
+}

@@ -86,7 +86,7 @@ export const PRESETS = {
     // bench/handwriting's numbers: twice the robust network's width reads about 1 point more of
     // the plain numbers and 1.5 more of the photos exactly than its width, for 2.5 times the
     // training time (the README has the figures).
-    description: 'reads whole numbers: conv 5x5 32 ReLU, maxpool 2, conv 5x5 64 ReLU, maxpool 2, batch-norm, dense 256 ReLU, dropout 0.4, and an 11th class, "not a digit"; trained for 10 epochs on 28x28 windows slid along numbers written with the training digits (touching and crossing ones included)',
+    description: 'reads whole numbers: conv 5x5 32 ReLU, maxpool 2, conv 5x5 64 ReLU, maxpool 2, batch-norm, dense 256 ReLU, dropout 0.4, and an 11th class, "not a digit"; trained for 10 epochs on 28x28 windows slid along numbers written with the training digits (touching and crossing ones included) and on the training digits themselves',
     hidden: robustHidden(2),
     output: { units: 11, activation: 'softmax' },
     // No shift: a window's class says whether a digit is centred in it.

@@ -314,8 +314,7 @@ function readPieces(net: DigitClassifier, page: InkPage, count?: number): ReadDi
   if (count === undefined) return page.pieces.flatMap((piece) => readPiece(net, page, piece)[0].digits);
   const readings = page.pieces.map((piece) => readPiece(net, page, piece, count));
   // total[p][c]: the best score of the first p pieces read as c digits; chosen[p][c], piece p - 1's count in it.
-  const total = readings.map(() => new Float64Array(count + 1).fill(-Infinity));
-  total.push(new Float64Array(count + 1).fill(-Infinity));
+  const total = Array.from({ length: readings.length + 1 }, () => new Float64Array(count + 1).fill(-Infinity));
   const chosen = total.map(() => new Int32Array(count + 1));
   total[0][0] = 0;
   readings.forEach((byCount, p) => {

@@ -95,7 +95,7 @@ export function interleaveDatasets(a: Dataset, b: Dataset, where: string): Datas
   }
   const size = shapeSize(a.shape);
   const count = a.count + b.count;
-  const inputs = a.inputs instanceof Uint8Array ? new Uint8Array(count * size) : new Float32Array(count * size);
+  const inputs = typeTag(a.inputs) === 'Uint8Array' ? new Uint8Array(count * size) : new Float32Array(count * size);
   const labels = labelArray(Math.max(classCount(a.labels, a.count), classCount(b.labels, b.count)), count);
   let i = 0;
   let j = 0;

@@ -134,12 +134,13 @@ function readWindows(net: DigitClassifier, page: InkPage, count?: number): ReadD
   if (count !== undefined && centres.length + hiddenPieces(centres).length !== count) {
     // The most digits the windows can place with the hidden pieces making up the count; if no
     // number of them does, exactly `count` placed by the windows alone.
+    const exact = windowDigits(xs, probabilities, net.classes, count);
     let fit: WindowDigit[] | null = null;
     for (let c = count; c >= 0 && !fit; c--) {
-      const candidate = windowDigits(xs, probabilities, net.classes, c);
+      const candidate: WindowDigit[] = c === count ? exact : windowDigits(xs, probabilities, net.classes, c);
       if (candidate.length + hiddenPieces(candidate).length === count) fit = candidate;
     }
-    centres = fit ?? windowDigits(xs, probabilities, net.classes, count);
+    centres = fit ?? exact;
   }
   const views = ownInk(page, centres.map((digit) => digit.x));
   const found = centres.map((digit, k) => ({

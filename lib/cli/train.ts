@@ -129,8 +129,9 @@ function numberWindowSets(mnist: { train: Dataset; test: Dataset }, windows: Non
   const numbers = limit === undefined ? windows.numbers : Math.min(windows.numbers, Math.ceil(limit / 3));
   process.stderr.write(`digitnet: writing ${numbers} numbers with the training digits and ${windows.testNumbers} with the test digits, cut into windows to read\n`);
   // The training digits themselves too: a reader also reads each digit's own ink, placed as MNIST
-  // places it, and with them reads lone digits as well as the robust model does (99.57% of the
-  // test digits, against 99.25% without; 0.75 point more numbers read exactly when told their length).
+  // places it, and with them reads lone digits as well as the robust model does (with windows of
+  // 12,000 numbers: 99.57% of the test digits, against 99.25% without; 0.75 point more numbers read
+  // exactly when told their length).
   const trainWindows = numberWindows(mnist.train, { numbers, seed });
   const train = interleaveDatasets(trainWindows, mnist.train, 'digitnet train');
   const test = numberWindows(mnist.test, { numbers: windows.testNumbers, seed: (seed + 1) >>> 0 });

@@ -86,7 +86,7 @@ export const PRESETS = {
     // bench/handwriting's numbers: twice the robust network's width reads about 1 point more of
     // the plain numbers and 1.5 more of the photos exactly than its width, for 2.5 times the
     // training time (the README has the figures). Windows of 24,000 numbers read 0.4 point more
-    // (0.3 told the length) than of 12,000 over seeds 1-2 and both plain sets, for twice the time;
+    // (0.3 told the length) than of 12,000 over seeds 1-2 and both plain sets, for 1.6 times the time;
     // three times the robust width then added 0.25 point told the length, none without (seed 1), for twice again.
     description: 'reads whole numbers: conv 5x5 32 ReLU, maxpool 2, conv 5x5 64 ReLU, maxpool 2, batch-norm, dense 256 ReLU, dropout 0.4, and an 11th class, "not a digit"; trained for 10 epochs on 28x28 windows slid along numbers written with the training digits (touching and crossing ones included) and on the training digits themselves',
     hidden: robustHidden(2),

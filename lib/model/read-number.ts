@@ -134,13 +134,8 @@ function readWindows(net: DigitClassifier, page: InkPage, count?: number): ReadD
   if (count !== undefined && centres.length + hiddenPieces(centres).length !== count) {
     // The most digits the windows can place with the hidden pieces making up the count; if no
     // number of them does, exactly `count` placed by the windows alone.
-    const exact = windowDigits(xs, probabilities, net.classes, count);
-    let fit: WindowDigit[] | null = null;
-    for (let c = count; c >= 0 && !fit; c--) {
-      const candidate: WindowDigit[] = c === count ? exact : windowDigits(xs, probabilities, net.classes, c);
-      if (candidate.length + hiddenPieces(candidate).length === count) fit = candidate;
-    }
-    centres = fit ?? exact;
+    const byCount = windowReadings(xs, probabilities, net.classes, count);
+    centres = [...byCount].reverse().find((candidate) => candidate.length + hiddenPieces(candidate).length === count) ?? byCount[count];
   }
   const views = ownInk(page, centres.map((digit) => digit.x));
   const found = centres.map((digit, k) => ({
@@ -173,6 +168,15 @@ function readWindows(net: DigitClassifier, page: InkPage, count?: number): ReadD
  * the window a digit's predecessor is centred on; exactly `count` of them when it is given.
  */
 export function windowDigits(xs: number[], probabilities: Float32Array, classes: number, count?: number): WindowDigit[] {
+  const readings = windowReadings(xs, probabilities, classes, count);
+  return readings[readings.length - 1];
+}
+
+/**
+ * windowDigits's readings: without `count`, one (of any number of digits); with it, the best of
+ * each count 0..count, from one dynamic program (a count above the windows' gets one digit a window).
+ */
+function windowReadings(xs: number[], probabilities: Float32Array, classes: number, count?: number): WindowDigit[][] {
   const n = xs.length;
   const onCost = new Float64Array(n);
   const offCosts = new Float64Array(n + 1); // prefix sums
@@ -198,7 +202,7 @@ export function windowDigits(xs: number[], probabilities: Float32Array, classes:
     for (let j = nearM; j <= last; j++) cost += at(j, steps(j));
     return cost;
   };
-  if (count === 0 || n === 0) return [];
+  if (count === 0 || n === 0) return Array.from({ length: (count ?? 0) + 1 }, () => []);
   // Layer l of best (one layer of any number of digits when count is not given, else layer l for
   // the (l + 1)-th digit): the least cost of the windows up to m with a digit centred on m;
   // previous, the centre before it (-1: none). No more digits than windows.
@@ -222,22 +226,28 @@ export function windowDigits(xs: number[], probabilities: Float32Array, classes:
     }
     for (let l = 0; l < layers; l++) best[l * n + m] += onCost[m] + DIGIT_COST;
   }
-  const top = layers - 1;
-  let total = count === undefined ? between(-1, n) : Infinity;
-  let last = -1;
-  for (let k = 0; k < n; k++) {
-    const c = best[top * n + k] + between(k, n);
-    if (c < total) [total, last] = [c, k];
-  }
-  const centres: number[] = [];
-  for (let k = last, l = top; k >= 0; k = previous[l * n + k], l = from(l)) centres.unshift(k);
-  return centres.map((m) => {
-    const sums = new Float64Array(DIGITS);
-    for (let j = Math.max(0, m - LABEL_REACH); j <= Math.min(n - 1, m + LABEL_REACH); j++) {
-      for (let d = 0; d < DIGITS; d++) sums[d] += probabilities[j * classes + d];
+  const after = Array.from({ length: n }, (_, k) => between(k, n));
+  // The reading that ends with layer `top`'s best last centre.
+  const reading = (top: number): WindowDigit[] => {
+    let total = count === undefined ? between(-1, n) : Infinity;
+    let last = -1;
+    for (let k = 0; k < n; k++) {
+      const c = best[top * n + k] + after[k];
+      if (c < total) [total, last] = [c, k];
     }
-    return { sums, window: m, x: xs[m] };
-  });
+    const centres: number[] = [];
+    for (let k = last, l = top; k >= 0; k = previous[l * n + k], l = from(l)) centres.unshift(k);
+    return centres.map((m) => {
+      const sums = new Float64Array(DIGITS);
+      for (let j = Math.max(0, m - LABEL_REACH); j <= Math.min(n - 1, m + LABEL_REACH); j++) {
+        for (let d = 0; d < DIGITS; d++) sums[d] += probabilities[j * classes + d];
+      }
+      return { sums, window: m, x: xs[m] };
+    });
+  };
+  if (count === undefined) return [reading(0)];
+  const byLayer = Array.from({ length: layers }, (_, l) => reading(l));
+  return Array.from({ length: count + 1 }, (_, c) => (c === 0 ? [] : byLayer[Math.min(c, layers) - 1]));
 }
 
 /** A digit's own ink, as a digit classifier sees it, and whether it was cut from a piece holding other digits. */

@@ -131,10 +131,9 @@ class Pool {
     if (!region.owns_lock()) return runSerial(nblocks, fn);
 
     fn_ = &fn;
-    nblocks_ = nblocks;
-    next_.store(0, std::memory_order_relaxed);
     startedAt_ = now();
     std::size_t helpers = std::min({static_cast<std::size_t>(threads() - 1), nblocks - 1, startable_});
+    shareOut(nblocks, helpers + 1);
     pending_.store(helpers, std::memory_order_relaxed);
     for (std::size_t i = 0; i < helpers; ++i) {
       if (handOut(i)) continue;
@@ -144,7 +143,7 @@ class Pool {
     }
 
     t_in_region = true;
-    drain(fn, nblocks);
+    drain(fn, 0);
     t_in_region = false;
 
     // Every block has been handed out. Take back the tickets of workers that have not woken yet
@@ -207,7 +206,7 @@ class Pool {
       slot.joinedAt = now();
       slot.polled = polled;
       t_in_region = true;
-      drain(*fn_, nblocks_);
+      drain(*fn_, static_cast<std::size_t>(&slot - slots_.data()) + 1);
       t_in_region = false;
       // The ticket is idle before the caller can see the region end, so that its next region
       // can hand out a new one.
@@ -243,11 +242,29 @@ class Pool {
     return !stop_.load(std::memory_order_relaxed);
   }
 
-  void drain(const std::function<void(std::size_t)>& fn, std::size_t nblocks) {
-    for (;;) {
-      const std::size_t b = next_.fetch_add(1, std::memory_order_relaxed);
-      if (b >= nblocks) return;
-      fn(b);
+  // Splits blocks [0, nblocks) into `parts` contiguous shares, the caller's first, then helper i's
+  // (i + 1). Written before the tickets that publish them.
+  void shareOut(std::size_t nblocks, std::size_t parts) {
+    parts_ = parts;
+    for (std::size_t p = 0; p < parts; ++p) {
+      shares_[p].next.store(nblocks * p / parts, std::memory_order_relaxed);
+      shares_[p].end = nblocks * (p + 1) / parts;
+    }
+  }
+
+  // Runs the blocks of share `own` in order, then those left in the other shares. A thread thus
+  // gets the same part of the data in consecutive regions split alike (a convolution over a
+  // group's images, then the pooling of its planes): what one wrote stays in its own cache for
+  // the next, where blocks handed out in one sequence would mix each region's data between the
+  // cores. Taking the others' blocks keeps the balance when a thread is late or slow.
+  void drain(const std::function<void(std::size_t)>& fn, std::size_t own) {
+    for (std::size_t k = 0; k < parts_; ++k) {
+      Share& share = shares_[(own + k) % parts_];
+      for (;;) {
+        const std::size_t b = share.next.fetch_add(1, std::memory_order_relaxed);
+        if (b >= share.end) break;
+        fn(b);
+      }
     }
   }
 
@@ -305,9 +322,14 @@ class Pool {
 
   // The current region, written before its tickets are handed out.
   const std::function<void(std::size_t)>* fn_ = nullptr;
-  std::size_t nblocks_ = 0;
   double startedAt_ = 0;
-  std::atomic<std::size_t> next_{0};
+  // One contiguous share of the blocks per thread of the region, each on its own cache line.
+  struct alignas(64) Share {
+    std::atomic<std::size_t> next{0};
+    std::size_t end = 0;
+  };
+  std::array<Share, kMaxThreads> shares_;
+  std::size_t parts_ = 0;
   std::atomic<std::size_t> pending_{0};  // helpers with a ticket that have not returned it
   std::mutex doneMutex_;
   std::condition_variable done_;

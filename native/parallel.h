@@ -28,8 +28,9 @@ void setThreads(int n);
 int getThreads();
 
 // Calls fn(block) once for every block in [0, nblocks), on up to min(nblocks, getThreads())
-// threads, and returns when all calls have returned. Blocks are handed out dynamically, the
-// calling thread taking its share. fn must not throw.
+// threads, and returns when all calls have returned. Each thread starts on its own contiguous
+// share of the blocks (the calling thread on the first), in order, then takes the blocks left in
+// the others': regions of the same size give a thread the same blocks. fn must not throw.
 void parallel_for(std::size_t nblocks, const std::function<void(std::size_t)>& fn);
 
 // Elementwise work over [0, n): fn(first, last) on consecutive ranges of `block` elements (the

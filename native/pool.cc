@@ -126,8 +126,7 @@ __attribute__((target("avx512f"))) size_t poolRowPair2Avx512(const float* row, s
                                                             float* yRow, std::uint32_t* aRow) {
   const __m512i twice = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(twice, _mm512_set1_epi32(1));
-  const __m512i step[4] = {_mm512_set1_epi32(0), _mm512_set1_epi32(1), _mm512_set1_epi32(static_cast<int>(w)),
-                           _mm512_set1_epi32(static_cast<int>(w + 1))};
+  const __m512i one = _mm512_set1_epi32(1), down = _mm512_set1_epi32(static_cast<int>(w));
   for (size_t ox = 0; ox < columns; ox += 16) {
     const size_t count = std::min<size_t>(16, columns - ox);
     const __mmask16 out = firstLanes(count), low = firstLanes(2 * count), high = firstLanes(2 * count - std::min<size_t>(2 * count, 16));
@@ -135,18 +134,21 @@ __attribute__((target("avx512f"))) size_t poolRowPair2Avx512(const float* row, s
     const float* bottom = top + w;
     const __m512 t0 = _mm512_maskz_loadu_ps(low, top), t1 = _mm512_maskz_loadu_ps(high, top + 16);
     const __m512 b0 = _mm512_maskz_loadu_ps(low, bottom), b1 = _mm512_maskz_loadu_ps(high, bottom + 16);
-    const __m512 candidates[4] = {_mm512_permutex2var_ps(t0, twice, t1), _mm512_permutex2var_ps(t0, odd, t1),
-                                  _mm512_permutex2var_ps(b0, twice, b1), _mm512_permutex2var_ps(b0, odd, b1)};
+    const __m512 c0 = _mm512_permutex2var_ps(t0, twice, t1), c1 = _mm512_permutex2var_ps(t0, odd, t1);
+    const __m512 c2 = _mm512_permutex2var_ps(b0, twice, b1), c3 = _mm512_permutex2var_ps(b0, odd, b1);
+    // windowMax's rule as a tree, each row's pair first, side by side (in a chain of three steps
+    // each waits on a compare): the later value wins where it is greater or NaN, unless the
+    // earlier one is NaN ("not less or equal, unordered" under the earlier one's "ordered").
+    const __mmask16 right1 = _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(c0, c0, _CMP_ORD_Q), c1, c0, _CMP_NLE_UQ);
+    const __mmask16 right2 = _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(c2, c2, _CMP_ORD_Q), c3, c2, _CMP_NLE_UQ);
+    const __m512 upper = _mm512_mask_mov_ps(c0, right1, c1), lower = _mm512_mask_mov_ps(c2, right2, c3);
+    // The upper winner is NaN when either of its pair is.
+    const __mmask16 below = _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(c0, c1, _CMP_ORD_Q), lower, upper, _CMP_NLE_UQ);
+    const __m512 best = _mm512_mask_mov_ps(upper, below, lower);
     const __m512i evens = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(base + 2 * ox)), twice);
-    __m512 best = candidates[0];
-    __m512i at = evens;
-    for (int k = 1; k < 4; ++k) {
-      const __m512 v = candidates[k];
-      const __mmask16 wins = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
-                             (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
-      best = _mm512_mask_mov_ps(best, wins, v);
-      at = _mm512_mask_mov_epi32(at, wins, _mm512_add_epi32(evens, step[k]));
-    }
+    const __m512i upperAt = _mm512_mask_add_epi32(evens, right1, evens, one);
+    const __m512i lowerAt = _mm512_add_epi32(_mm512_mask_add_epi32(evens, right2, evens, one), down);
+    const __m512i at = _mm512_mask_mov_epi32(upperAt, below, lowerAt);
     _mm512_mask_storeu_ps(yRow + ox, out, best);
     _mm512_mask_storeu_epi32(aRow + ox, out, at);
   }

@@ -85,8 +85,8 @@ bool parseActivation(const char* name, size_t length, Activation* kind) {
   return false;
 }
 
-void activationForward(Activation kind, size_t n, const float* x, float* y, float slope,
-                       float factor) {
+static void activationForwardRange(Activation kind, size_t n, const float* x, float* y, float slope,
+                                   float factor) {
   switch (kind) {
     case Activation::Identity:
       DIGITNET_ELEMENTWISE
@@ -119,8 +119,8 @@ void activationForward(Activation kind, size_t n, const float* x, float* y, floa
   }
 }
 
-void activationBackward(Activation kind, size_t n, const float* y, const float* dy, float* dx,
-                        float slope, float factor) {
+static void activationBackwardRange(Activation kind, size_t n, const float* y, const float* dy, float* dx,
+                                   float slope, float factor) {
   switch (kind) {
     case Activation::Identity:
       DIGITNET_ELEMENTWISE
@@ -153,6 +153,24 @@ void activationBackward(Activation kind, size_t n, const float* y, const float* 
       for (size_t i = 0; i < n; ++i) dx[i] = factor * (1.0f - y[i] * y[i]) * dy[i];
       return;
   }
+}
+
+// A convolution's activations (tens of thousands of values a call) stream through memory at a
+// fraction of a nanosecond each, tens of microseconds a call: a second thread joins in one.
+constexpr size_t kActivationBlock = size_t{1} << 14;
+constexpr size_t kActivationMinParallel = size_t{1} << 15;
+
+void activationForward(Activation kind, size_t n, const float* x, float* y, float slope, float factor) {
+  parallel_ranges(n, kActivationBlock, kActivationMinParallel, [=](size_t first, size_t last) {
+    activationForwardRange(kind, last - first, x + first, y + first, slope, factor);
+  });
+}
+
+void activationBackward(Activation kind, size_t n, const float* y, const float* dy, float* dx, float slope,
+                        float factor) {
+  parallel_ranges(n, kActivationBlock, kActivationMinParallel, [=](size_t first, size_t last) {
+    activationBackwardRange(kind, last - first, y + first, dy + first, dx + first, slope, factor);
+  });
 }
 
 // ---- softmax and cross-entropy -----------------------------------------------------------
@@ -251,11 +269,12 @@ static IndexStatus gatherRange(const std::uint8_t* src, size_t srcRows, size_t r
 IndexStatus gatherRows(const std::uint8_t* src, size_t srcRows, size_t rowLen,
                        const std::uint32_t* indices, size_t count, double scale, float* dst) {
   if (rowLen == 0) return {};  // zero-length rows: nothing is read, any index is harmless
-  // A full-batch step gathers all 60000 images, 1024 rows a call: worth the pool's threads. A
-  // minibatch (64-256 rows of MNIST) is done before a second thread would be.
-  constexpr size_t kRowsPerBlock = 256;
+  // Rows picked at random from a set larger than the caches: each one waits on memory, and a
+  // minibatch of MNIST (256 rows: 150-400 us) takes a second thread hundreds of times as long as
+  // the thread takes to join.
+  constexpr size_t kRowsPerBlock = 32;
   const size_t blocks = (count + kRowsPerBlock - 1) / kRowsPerBlock;
-  if (blocks < 2 || count * rowLen < (size_t{1} << 19)) {
+  if (blocks < 2 || count * rowLen < (size_t{1} << 15)) {
     return gatherRange(src, srcRows, rowLen, indices, 0, count, scale, dst);
   }
   IndexStatus firstBad;  // the lowest bad position any block met

@@ -144,6 +144,15 @@ describe('windowDigits: where the windows say digits are centred', () => {
     expect(found()).toEqual([]);
   });
 
+  test('windows near a centre that name another digit are a digit of their own: a 1 drawn into a 4', () => {
+    const { xs, probabilities } = windowProfile([10, 15, 1], [15, 20, 4]);
+    // One centre would explain all ten windows as digit (they lie within 5 steps of it), but five
+    // of them name a 1 and five a 4.
+    expect(windowDigits(xs, probabilities, 11).map((digit) => digit.sums.indexOf(Math.max(...digit.sums)))).toEqual([1, 4]);
+    // Ten windows that all name a 1 are one digit.
+    expect(windowDigits(xs, windowProfile([10, 20, 1]).probabilities, 11)).toHaveLength(1);
+  });
+
   test('with a count, exactly that many: the best placing of each count, the free reading where its count is given', () => {
     const found = (count: number | undefined, ...stretches: [number, number, number][]) => {
       const { xs, probabilities } = windowProfile(...stretches);
@@ -257,5 +266,11 @@ describe('digitnet train --preset reader, then digitnet read', () => {
     const [reading] = JSON.parse(read.stdout).readings;
     expect(reading.input).toBe(picture);
     expect(reading.digits.length).toBe(String(reading.number).length);
+    // The same model twice is an ensemble that reads as the model alone.
+    const twice = digitnet('read', '--model', model, '--model', model, picture, '--json');
+    expect(twice.status).toBe(0);
+    const both = JSON.parse(twice.stdout);
+    expect(both.model).toEqual([model, model]);
+    expect(both.readings[0].number).toBe(reading.number);
   }, 300_000);
 });

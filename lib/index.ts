@@ -38,6 +38,7 @@ export type { PreprocessOptions, Polarity } from './image/preprocess';
 export type { PixelBox } from './image/segment';
 export type { NumberReading, ReadDigit, ReadOptions } from './model/read-number';
 export { NOT_A_DIGIT } from './model/read-number';
+export { Ensemble } from './model/ensemble';
 export { numberWindows } from './model/number-windows';
 export type { NumberWindowsOptions } from './model/number-windows';
 export { encodeInputPng, writeInputPng } from './image/png-write';

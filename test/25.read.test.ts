@@ -14,6 +14,7 @@ import type { Dataset } from '../lib/core/dataset';
 import { loadMnist } from '../lib/data/mnist';
 import { decodeImage } from '../lib/image/decode';
 import type { RgbaImage } from '../lib/image/pixels';
+import { Ensemble } from '../lib/model/ensemble';
 import { Network } from '../lib/model/network';
 import { PRESETS } from '../lib/train/presets';
 
@@ -185,6 +186,43 @@ describe('Network.readNumber', () => {
     expect(() => net.readNumber(blank, { name: 'blank.png' })).toThrow(/^blank\.png: no ink found/);
     const other = Network.create({ input: 10, layers: [{ units: 3, activation: 'softmax' }] });
     expect(() => other.readNumber(writeNumber(digits, [0], { scale: 2, gaps: [] }).image)).toThrow(/readNumber: the network takes \[10\]/);
+  });
+});
+
+describe('Ensemble: networks that read as one', () => {
+  test('its probabilities are the mean of the networks\', its labels their most probable class', () => {
+    const { hidden, output } = PRESETS.cnn;
+    const other = Network.create({ input: [1, 28, 28], layers: [...hidden, output], seed: 2 });
+    const inputs = Float32Array.from(digits.inputs.subarray(0, 3 * 784), (v) => v / 255);
+    const mean = new Ensemble([net, other]).predict(inputs, 3);
+    const a = net.predict(inputs, 3).probabilities;
+    const b = other.predict(inputs, 3).probabilities;
+    for (let i = 0; i < a.length; i++) expect(mean.probabilities[i]).toBeCloseTo((a[i] + b[i]) / 2, 6);
+    for (let r = 0; r < 3; r++) {
+      const row = Array.from(mean.probabilities.subarray(r * 10, r * 10 + 10));
+      expect(mean.labels[r]).toBe(row.indexOf(Math.max(...row)));
+    }
+  });
+
+  test('a network twice reads a number as the network alone', () => {
+    const { image } = writeNumber(digits, [3, 5, 8], { scale: 2, gaps: [4, -2] });
+    const alone = net.readNumber(image, { digits: 3 });
+    const twice = new Ensemble([net, net]).readNumber(image, { digits: 3 });
+    expect(twice.number).toBe(alone.number);
+    twice.digits.forEach((digit, k) => {
+      expect(digit.box).toEqual(alone.digits[k].box);
+      expect(digit.probability).toBeCloseTo(alone.digits[k].probability, 5);
+    });
+  });
+
+  test('no networks, networks of different class counts or inputs, and networks that do not take images are refused', () => {
+    expect(() => new Ensemble([])).toThrow('Ensemble: give at least one network');
+    const three = Network.create({ input: [1, 28, 28], layers: [{ type: 'flatten' }, { units: 3, activation: 'softmax' }] });
+    expect(() => new Ensemble([net, three])).toThrow('Ensemble: network 2 has 3 classes, network 1 has 10');
+    const flat = Network.create({ input: 10, layers: [{ units: 10, activation: 'softmax' }] });
+    expect(() => new Ensemble([net, flat])).toThrow('Ensemble: network 2 takes 10 inputs, network 1 takes 784');
+    const image = writeNumber(digits, [0], { scale: 2, gaps: [] }).image;
+    expect(() => new Ensemble([flat]).readNumber(image)).toThrow(/^Ensemble\.readNumber: the network takes \[10\]/);
   });
 });
 

@@ -4,19 +4,21 @@
 //
 //   node bench/handwriting/score.js --set /tmp/hw/digits --model dense=/tmp/hw/dense.safetensors --model cnn=/tmp/hw/cnn.safetensors
 //   node bench/handwriting/score.js --set /tmp/hw/numbers --model cnn=/tmp/hw/cnn.safetensors --json
+//   node bench/handwriting/score.js --set /tmp/hw/plain --model pair=/tmp/hw/reader1.safetensors+/tmp/hw/reader2.safetensors
 //
 // A digit set (digits.js): `digitnet predict --json` on every picture, in batches of --batch
 // files a process; accuracy on the PNGs, the JPEGs and both, next to the model's MNIST test
 // accuracy (`digitnet eval --json`) and the difference in points. A number set (numbers.js):
 // `digitnet read --json`; the share of numbers read exactly, of readings with five digits, and of
-// digits right in those; with --known-length, `digitnet read --digits` each number's length. A batch the CLI fails on is split in halves until the failing pictures
+// digits right in those; with --known-length, `digitnet read --digits` each number's length. Files
+// joined by + are an ensemble, read with one --model each (number sets only). A batch the CLI fails on is split in halves until the failing pictures
 // are found; they count as wrong and are listed (with --json, or the first few in the text).
 
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
 
-const USAGE = `usage: node bench/handwriting/score.js --set DIR [--set DIR...] --model [NAME=]FILE [--model ...]
+const USAGE = `usage: node bench/handwriting/score.js --set DIR [--set DIR...] --model [NAME=]FILE[+FILE...] [--model ...]
   [--batch N (300)] [--backend native|ts] [--no-eval] [--known-length] [--json] [--cli PATH (dist/cli/main.js)]`;
 
 function parse(argv) {
@@ -32,7 +34,8 @@ function parse(argv) {
       const v = value();
       const eq = v.indexOf('=');
       // NAME=FILE, or a plain FILE named after its base name.
-      opts.models.push(eq > 0 ? { name: v.slice(0, eq), file: v.slice(eq + 1) } : { name: path.basename(v).replace(/\.safetensors$/, ''), file: v });
+      const file = eq > 0 ? v.slice(eq + 1) : v;
+      opts.models.push({ name: eq > 0 ? v.slice(0, eq) : path.basename(file).replace(/\.safetensors$/, ''), file, files: file.split('+') });
     } else if (arg === '--batch') opts.batch = Number(value());
     else if (arg === '--backend') opts.backend = value();
     else if (arg === '--cli') opts.cli = path.resolve(value());
@@ -71,7 +74,7 @@ function cli(opts, args) {
 function runBatches(opts, command, model, files, field, extra = []) {
   const results = new Map();
   const attempt = (batch) => {
-    const run = cli(opts, [command, '--model', model, ...extra, ...batch]);
+    const run = cli(opts, [command, ...model.files.flatMap((file) => ['--model', file]), ...extra, ...batch]);
     if (!run.ok) {
       if (batch.length === 1) return void results.set(batch[0], { error: run.error });
       const half = batch.length >> 1;
@@ -111,7 +114,8 @@ function tally(outcomes) {
 
 function scoreDigits(opts, dir, labels, model) {
   const pictures = labels.items.flatMap((item) => FORMATS.filter((f) => item[f]).map((f) => ({ file: path.join(dir, item[f]), format: f, label: item.label })));
-  const results = runBatches(opts, 'predict', model.file, pictures.map((p) => p.file), 'predictions');
+  if (model.files.length > 1) throw new Error(`model ${model.name}: an ensemble reads numbers only (digitnet read); digitnet predict takes one --model`);
+  const results = runBatches(opts, 'predict', model, pictures.map((p) => p.file), 'predictions');
   const outcomes = pictures.map((p) => {
     const r = results.get(p.file);
     return { ...p, predicted: r.error ? null : r.label, probability: r.error ? null : r.probabilities?.[r.label] ?? null, error: r.error ?? null, right: !r.error && r.label === p.label };
@@ -131,7 +135,7 @@ function scoreNumbers(opts, dir, labels, model) {
   const results = new Map();
   for (const length of lengths) {
     const files = pictures.filter((p) => length === null || p.number.length === length).map((p) => p.file);
-    for (const [file, r] of runBatches(opts, 'read', model.file, files, 'readings', length === null ? [] : ['--digits', String(length)])) results.set(file, r);
+    for (const [file, r] of runBatches(opts, 'read', model, files, 'readings', length === null ? [] : ['--digits', String(length)])) results.set(file, r);
   }
   const outcomes = pictures.map((p) => {
     const r = results.get(p.file);
@@ -196,10 +200,11 @@ function textReport(report) {
 function main() {
   const opts = parse(process.argv.slice(2));
   if (opts.help) return void console.log(USAGE);
-  for (const m of opts.models) if (!fs.existsSync(m.file)) throw new Error(`model ${m.name}: no file ${m.file}`);
+  for (const m of opts.models) for (const file of m.files) if (!fs.existsSync(file)) throw new Error(`model ${m.name}: no file ${file}`);
   const mnist = {};
   for (const m of opts.models) {
-    if (!opts.eval) mnist[m.name] = null;
+    // digitnet eval takes one model: an ensemble has no MNIST figure.
+    if (!opts.eval || m.files.length > 1) mnist[m.name] = null;
     else {
       const run = cli(opts, ['eval', '--model', m.file]);
       if (!run.ok) throw new Error(`digitnet eval --model ${m.file}: ${run.error}`);

@@ -22,8 +22,8 @@ export interface CommandSpec {
   positionals?: boolean;
 }
 
-/** Parsed options: strings and booleans as node:util parseArgs gives them. */
-export type Values = Record<string, string | boolean | undefined>;
+/** Parsed options: strings and booleans as node:util parseArgs gives them (a list for an option that may repeat). */
+export type Values = Record<string, string | string[] | boolean | undefined>;
 
 /** Parses argv for a command; `--json` and `--help` are common to all. Unknown options are a UsageError. */
 export function parseCommand(spec: CommandSpec, argv: string[]): { values: Values; positionals: string[]; json: boolean; help: boolean } {

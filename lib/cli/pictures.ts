@@ -8,25 +8,28 @@ import type { Polarity } from '../image/preprocess';
 import { Network } from '../model/network';
 import { choiceOption, stringOption, UsageError, type Values } from './options';
 
-/** What predict and read share: the model on its backend, the --polarity and the --save-input folder. */
+/** What predict and read share: the models on their backend, the --polarity and the --save-input folder. */
 export interface PictureSetup {
-  model: string;
-  net: Network;
+  /** The --model files, in order (read takes several: an ensemble). */
+  models: string[];
+  nets: Network[];
   backend: Backend;
   polarity: Polarity | 'auto' | undefined;
   saver: InputSaver | undefined;
 }
 
-/** Checks --model and the inputs of `command`, loads the model, prepares --save-input. */
+/** Checks --model and the inputs of `command`, loads the models, prepares --save-input. */
 export async function pictureSetup(command: string, values: Values, inputs: string[], what: string): Promise<PictureSetup> {
-  const model = stringOption(values, 'model');
-  if (!model) throw new UsageError(`digitnet ${command}: --model FILE is required (see digitnet ${command} --help)`);
+  const given = values.model;
+  const models = (Array.isArray(given) ? given : typeof given === 'string' ? [given] : []).filter((model) => model !== '');
+  if (models.length === 0) throw new UsageError(`digitnet ${command}: --model FILE is required (see digitnet ${command} --help)`);
   if (inputs.length === 0) throw new UsageError(`digitnet ${command}: give at least one ${what} (see digitnet ${command} --help)`);
   const polarity = choiceOption(values, 'polarity', ['auto', 'dark-on-light', 'light-on-dark'] as const);
   const backend = getBackend(choiceOption(values, 'backend', ['native', 'ts'] as const));
-  const net = await Network.load(model, { backend });
+  const nets: Network[] = [];
+  for (const model of models) nets.push(await Network.load(model, { backend }));
   const saveDir = stringOption(values, 'save-input');
-  return { model, net, backend, polarity, saver: saveDir === undefined ? undefined : await InputSaver.into(saveDir) };
+  return { models, nets, backend, polarity, saver: saveDir === undefined ? undefined : await InputSaver.into(saveDir) };
 }
 
 /** Whether the file at `file` is a PNG or JPEG picture (by its first bytes); false when it cannot be read (the reader then says why). */

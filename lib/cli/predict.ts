@@ -40,7 +40,7 @@ interface PredictionRecord {
 export async function predictCommand(argv: string[]): Promise<CommandResult> {
   const { values, positionals, json, help } = parseCommand(spec, argv);
   if (help) return { help: spec.usage };
-  const { model, net, backend, polarity, saver } = await pictureSetup('predict', values, positionals, 'picture (PNG, JPEG) or IDX image file');
+  const { models: [model], nets: [net], backend, polarity, saver } = await pictureSetup('predict', values, positionals, 'picture (PNG, JPEG) or IDX image file');
   const predictions: PredictionRecord[] = [];
   const failures: { input: string; error: string }[] = [];
   const round = (probabilities: Float32Array) => Array.from(probabilities, (p) => Number(p.toPrecision(6)));

@@ -1,4 +1,5 @@
 import { readImage } from '../image/decode';
+import { Ensemble } from '../model/ensemble';
 import { pictureSetup, stem } from './pictures';
 import { intOption, parseCommand, type CommandSpec, type CommandResult } from './options';
 
@@ -11,19 +12,21 @@ digits (broken strokes joined, touching digits split where the model reads the p
 each digit is preprocessed as MNIST's were and classified.
 
 Options:
-  --model FILE        a model saved by digitnet train --out (safetensors), taking 28x28 images
+  --model FILE        a model saved by digitnet train --out (safetensors), taking 28x28 images;
+                      repeat it to read with several models at once, their probabilities
+                      averaged (an ensemble of readers trained with different --seed values)
   --digits N          the number has N digits (a postcode, a code of fixed length): read the
                       best reading with exactly N (default: as many as the ink shows)
   --polarity P        auto | dark-on-light | light-on-dark (default auto: detected)
   --save-input DIR    write each digit's 28x28 input to DIR as a PNG (<picture>-<k>.png)
   --backend NAME      native | ts
   --json              print one JSON object on stdout: each digit's box (picture pixels), label
-                      and probability
+                      and probability; "model" is the file, or the list of files of an ensemble
   -h, --help          this help
 
 A picture that cannot be read (corrupt, no ink) is reported on stderr and the others are still
 read; the exit code is then 1.`,
-  options: { model: { type: 'string' }, digits: { type: 'string' }, polarity: { type: 'string' }, 'save-input': { type: 'string' }, backend: { type: 'string' } },
+  options: { model: { type: 'string', multiple: true }, digits: { type: 'string' }, polarity: { type: 'string' }, 'save-input': { type: 'string' }, backend: { type: 'string' } },
   positionals: true,
 };
 
@@ -32,12 +35,13 @@ export async function readCommand(argv: string[]): Promise<CommandResult> {
   const { values, positionals, json, help } = parseCommand(spec, argv);
   if (help) return { help: spec.usage };
   const count = intOption(values, 'digits', 1, 1000);
-  const { model, net, backend, polarity, saver } = await pictureSetup('read', values, positionals, 'picture (PNG or JPEG)');
+  const { models, nets, backend, polarity, saver } = await pictureSetup('read', values, positionals, 'picture (PNG or JPEG)');
+  const reader = nets.length === 1 ? nets[0] : new Ensemble(nets);
   const readings = [];
   const failures: { input: string; error: string }[] = [];
   for (const input of positionals) {
     try {
-      const { number, digits } = net.readNumber(await readImage(input), { name: input, polarity, digits: count });
+      const { number, digits } = reader.readNumber(await readImage(input), { name: input, polarity, digits: count });
       const records = [];
       for (const [k, d] of digits.entries()) {
         const seen = saver ? { seen: await saver.save(`${stem(input)}-${k + 1}`, d.input) } : {};
@@ -50,7 +54,7 @@ export async function readCommand(argv: string[]): Promise<CommandResult> {
     }
   }
   const reported = failures.map((f) => f.error);
-  if (json) return { json: { model, backend: backend.name, readings, ...(failures.length ? { failures } : {}) }, failures: reported };
+  if (json) return { json: { model: models.length === 1 ? models[0] : models, backend: backend.name, readings, ...(failures.length ? { failures } : {}) }, failures: reported };
   const lines = readings.map((r) => {
     const least = Math.min(...r.digits.map((d) => d.probability));
     return `${r.input}: ${r.number} (${r.digits.length} digit${r.digits.length === 1 ? '' : 's'}, least sure ${(100 * least).toFixed(1)}%)`;

@@ -424,7 +424,7 @@ export class Network {
   }
 
   /** The input size of an MNIST image; a RangeError naming `caller` for a network that takes other inputs. */
-  private checkTakesImages(caller: string): number {
+  checkTakesImages(caller: string): number {
     const size = MNIST_SIDE * MNIST_SIDE;
     if (!sameShape(this.inputShape, [size]) && !sameShape(this.inputShape, [1, MNIST_SIDE, MNIST_SIDE])) {
       throw new RangeError(`${caller}: the network takes ${formatShape(this.inputShape)}; an image is preprocessed to MNIST's 28x28, for networks that take [784] or [1, 28, 28]`);

@@ -7,7 +7,7 @@ import { readNumber, type DigitClassifier, type NumberReading, type ReadOptions 
 /**
  * Networks that read as one: the class probabilities of an input are the mean of theirs. Networks
  * trained alike with different seeds err on different inputs, so their mean errs less: the reader
- * preset's networks of seeds 1 and 2 together read 0.5 to 0.8 point more of bench/handwriting's
+ * preset's networks of seeds 1 and 2 together read 0.6 to 1.0 point more of bench/handwriting's
  * plain numbers exactly than either alone (the README has the figures).
  */
 export class Ensemble implements DigitClassifier {

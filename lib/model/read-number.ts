@@ -105,8 +105,9 @@ const DIGIT_COST = 8;
  * or none, and a window there that names another digit is evidence of a digit the reading left
  * out (a 1 drawn into a 4: windows saying 1 next to windows saying 4). At 0.5, measured on three
  * plain sets of bench/handwriting (seeds 1-3) with the reader preset's network of seed 1 and with
- * seeds 1 and 2 together: 0 to 0.9 point more numbers read exactly, 0.4 on average; at 1, digits
- * that MNIST's writers drew with a stray stroke gain a digit as often as hidden 1s are found.
+ * those of seeds 1 and 2 together: 0 to 0.9 point more numbers read exactly, 0.3 on average (the
+ * network of seed 2 alone: 0.5 and 0.3 on the sets of seeds 1 and 2); at 1, digits that MNIST's
+ * writers drew with a stray stroke gain a digit as often as hidden 1s are found.
  */
 const LABEL_EVIDENCE = 0.5;
 /** A digit's label sums the digit classes of the windows within this many steps of its centre. */

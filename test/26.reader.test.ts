@@ -131,9 +131,9 @@ describe('windowDigits: where the windows say digits are centred', () => {
       return windowDigits(xs, probabilities, 11).map((digit) => ({ x: digit.x, label: digit.sums.indexOf(Math.max(...digit.sums)) }));
     };
     // Nine windows: one digit centred among them costs less than a second digit.
-    const [one, ...more] = found([10, 19, 1]);
+    const [one, ...more] = found([10, 19, 7]);
     expect(more).toEqual([]);
-    expect(one.label).toBe(1);
+    expect(one.label).toBe(7);
     expect(one.x).toBeGreaterThanOrEqual(13);
     expect(one.x).toBeLessThanOrEqual(15);
     // Twelve windows, two crossing digits: one centre would leave three windows at 5 steps or more saying a digit.
@@ -149,8 +149,20 @@ describe('windowDigits: where the windows say digits are centred', () => {
     // One centre would explain all ten windows as digit (they lie within 5 steps of it), but five
     // of them name a 1 and five a 4.
     expect(windowDigits(xs, probabilities, 11).map((digit) => digit.sums.indexOf(Math.max(...digit.sums)))).toEqual([1, 4]);
-    // Ten windows that all name a 1 are one digit.
-    expect(windowDigits(xs, windowProfile([10, 20, 1]).probabilities, 11)).toHaveLength(1);
+    // Ten windows that all name a 4 are one digit.
+    expect(windowDigits(xs, windowProfile([10, 20, 4]).probabilities, 11)).toHaveLength(1);
+  });
+
+  test('a 1 is narrow: windows that say 1 over more steps than one 1 covers are two 1s side by side', () => {
+    const labels = (...stretches: [number, number, number][]) => {
+      const { xs, probabilities } = windowProfile(...stretches);
+      return windowDigits(xs, probabilities, 11).map((digit) => digit.sums.indexOf(Math.max(...digit.sums)));
+    };
+    // Five windows (a centre and two steps either side) are one 1; nine are 11, where nine that
+    // say 7 are one 7 (a wider digit's windows say it further off its centre).
+    expect(labels([10, 15, 1])).toEqual([1]);
+    expect(labels([10, 19, 1])).toEqual([1, 1]);
+    expect(labels([10, 19, 7])).toEqual([7]);
   });
 
   test('with a count, exactly that many: the best placing of each count, the free reading where its count is given', () => {
@@ -169,9 +181,9 @@ describe('windowDigits: where the windows say digits are centred', () => {
     expect(one.x).toBeGreaterThanOrEqual(14);
     expect(one.x).toBeLessThanOrEqual(17);
     // Nine windows on one digit, read as two: both centres among them, apart.
-    const two = found(2, [10, 19, 1]);
+    const two = found(2, [10, 19, 7]);
     expect(two).toHaveLength(2);
-    for (const digit of two) expect(digit).toEqual({ x: expect.any(Number), label: 1 });
+    for (const digit of two) expect(digit).toEqual({ x: expect.any(Number), label: 7 });
     expect(two[0].x).toBeGreaterThanOrEqual(9);
     expect(two[1].x).toBeLessThanOrEqual(19);
     expect(two[1].x).toBeGreaterThan(two[0].x);

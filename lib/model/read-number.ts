@@ -99,8 +99,9 @@ const OFF_DIGIT = 5;
  * 1 over more steps are two 1s side by side (11), which OFF_DIGIT would read as one. Measured on
  * three plain sets of bench/handwriting (seeds 1-3): 0.3 to 0.6 point more numbers read exactly
  * without the length with each of the reader preset's networks of seeds 1, 2 and 3 alone and
- * with those of seeds 1 and 2 together, 0 to 0.3 more told the length (photos: the same or one
- * picture fewer). The same reach for every digit, or for 1 and any one other, reads fewer.
+ * with those of seeds 1 and 2 together, 0 to 0.3 more told the length (photos: the same with
+ * both networks, two of 400 pictures fewer with that of seed 1 alone). The same reach for every
+ * digit, or for 1 and 4, 7 or 9, reads fewer.
  */
 const ONE = 1;
 const ONE_OFF_DIGIT = 3;

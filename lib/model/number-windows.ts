@@ -16,7 +16,12 @@ export interface NumberWindowsOptions {
 /**
  * A window at least this far from every digit's centre (in pixels at MNIST's size) shows no digit
  * (class NOT_A_DIGIT). Windows labelled with a digit lie within 1.5 pixels of its centre (see
- * windowPlaces); those in between are neither and are not used.
+ * windowPlaces); those in between are neither and are not used. Measured with the reader preset
+ * (seed 1) on the plain sets of bench/handwriting: labelling one window on each digit's edge with
+ * the digit or NOT_A_DIGIT at even odds, with one more NOT_A_DIGIT 3-6 pixels off, read fewer
+ * numbers exactly (a set of seed 1: at most 93.3%, with DIGIT_COST 4 and ON_DIGIT 0, against
+ * 94.1%; 94.6% against 95.6% told the length); the windows 3-6 pixels off alone, as many (94.2%
+ * of five sets, against 94.1%).
  */
 const GARBAGE_DISTANCE = 3;
 

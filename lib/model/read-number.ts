@@ -197,7 +197,12 @@ function readWindows(net: DigitClassifier, page: InkPage, count?: number): ReadD
  * The digits along windows `xs`: the centres whose windows best explain what every window says
  * (see ON_DIGIT, OFF_DIGIT, ONE_OFF_DIGIT and LABEL_EVIDENCE), each digit costing DIGIT_COST,
  * found by dynamic programming over the window a digit's predecessor is centred on; exactly
- * `count` of them when it is given.
+ * `count` of them when it is given. Networks trained for a decoder of their own read fewer numbers
+ * exactly (five plain sets of bench/handwriting, seeds 1-5): the reader of seed 1 fine-tuned with
+ * CTC on 24,000 whole numbers, read by prefix beam search, 89.4% (94.4% told the length) against
+ * this program's 94.1% (95.7%); a network over 25 windows' probabilities of the readers of seeds
+ * 1 and 2, trained with CTC, 91.7% (95.0%) against 95.0% (96.4%), and as a judge between this
+ * program's readings of one digit more or fewer, 95.1%.
  */
 export function windowDigits(xs: number[], probabilities: Float32Array, classes: number, count?: number): WindowDigit[] {
   const readings = windowReadings(xs, probabilities, classes, count);

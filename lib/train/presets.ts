@@ -91,7 +91,8 @@ export const PRESETS = {
     description: 'reads whole numbers: conv 5x5 32 ReLU, maxpool 2, conv 5x5 64 ReLU, maxpool 2, batch-norm, dense 256 ReLU, dropout 0.4, and an 11th class, "not a digit"; trained for 10 epochs on 28x28 windows slid along numbers written with the training digits (touching and crossing ones included) and on the training digits themselves',
     hidden: robustHidden(2),
     output: { units: 11, activation: 'softmax' },
-    // No shift: a window's class says whether a digit is centred in it.
+    // No shift: a window's class says whether a digit is centred in it. Elastic distortion (alpha
+    // 34, sigma 4) read fewer numbers: 93.7% of five plain sets against 94.1% (seed 1).
     fit: { ...ROBUST_FIT, epochs: 10, augment: { shift: 0, rotate: 10, scale: 0.1, shear: 0.15, elastic: false } },
     windows: { numbers: 24000, testNumbers: 1000 },
   },
